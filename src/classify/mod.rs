@@ -1,0 +1,1 @@
+//! Heads on sentence embeddings: contact reasons and their lifecycle phase.

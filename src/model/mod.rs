@@ -1,0 +1,1 @@
+//! Encoders: loading, tokenising and embedding. Nothing here knows about contact reasons.

@@ -1,0 +1,1 @@
+//! Text clean-up before embedding, and language detection.

@@ -1,0 +1,15 @@
+//! The pipeline file: what a run classifies into and how.
+//!
+//! A pipeline is a TOML file (see `pipelines/default.toml`) holding the Life Cycle Model (the five lifecycle
+//! phases and the contact reasons, each with names, descriptions and example utterances in several languages),
+//! the model choice, the classification thresholds and the default column mapping. This module owns the serde
+//! types, their validation (every problem reported with its line number) and the pipeline's content hash.
+//! The runner that streams data through the stages lives in `runner`.
+
+pub mod config;
+pub mod runner;
+
+pub use config::{
+    ClassifySection, ContactReason, Diagnostic, InputSection, Localized, ModelSection, Phase,
+    Pipeline, LIFECYCLE_PHASES,
+};

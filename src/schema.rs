@@ -1,0 +1,118 @@
+//! Column names and types shared by every stage, defined once.
+//!
+//! The canonical interaction schema is what `ingest` produces: the six canonical columns first, then the
+//! source's own columns passed through unchanged, then the provenance columns. Each later stage appends its
+//! own columns and never reshapes the others'. The output files and the rejects file use the names here.
+
+use std::sync::Arc;
+
+use arrow_schema::{DataType, Field, Fields, TimeUnit};
+
+// Canonical interaction columns (the default column mapping uses these names in the input too).
+pub const ID: &str = "id";
+pub const CUSTOMER_ID: &str = "customer_id";
+pub const CHANNEL: &str = "channel";
+pub const TIMESTAMP: &str = "timestamp";
+pub const DIRECTION: &str = "direction";
+pub const TEXT: &str = "text";
+
+/// The canonical columns in their output order.
+pub const CANONICAL: [&str; 6] = [ID, CUSTOMER_ID, CHANNEL, TIMESTAMP, DIRECTION, TEXT];
+
+// Provenance: where each row came from, so any output row can be traced back to its input.
+pub const SOURCE_FILE: &str = "source_file";
+pub const SOURCE_ROW: &str = "source_row";
+
+// Enrichment columns, appended by the stages after ingest.
+pub const LANGUAGE: &str = "language";
+pub const N_TOKENS: &str = "n_tokens";
+pub const TRUNCATED: &str = "truncated";
+pub const CONTACT_REASON: &str = "contact_reason";
+pub const CONTACT_REASON_SCORE: &str = "contact_reason_score";
+pub const CONTACT_REASON_TOP3: &str = "contact_reason_top3";
+pub const LIFECYCLE_PHASE: &str = "lifecycle_phase";
+
+/// The contact reason given when no reason scores above the pipeline's threshold.
+pub const UNKNOWN_REASON: &str = "unknown";
+
+// Rejects file columns.
+pub const REJECT_REASON: &str = "reject_reason";
+pub const REJECT_COLUMN: &str = "reject_column";
+pub const REJECT_RECORD: &str = "record";
+
+/// Timestamps are normalised to microseconds in UTC.
+pub fn timestamp_type() -> DataType {
+    DataType::Timestamp(TimeUnit::Microsecond, Some(Arc::from("UTC")))
+}
+
+/// The canonical fields, in order. Only `id` and `text` are never null.
+pub fn canonical_fields() -> Vec<Field> {
+    vec![
+        Field::new(ID, DataType::Utf8, false),
+        Field::new(CUSTOMER_ID, DataType::Utf8, true),
+        Field::new(CHANNEL, DataType::Utf8, true),
+        Field::new(TIMESTAMP, timestamp_type(), true),
+        Field::new(DIRECTION, DataType::Utf8, true),
+        Field::new(TEXT, DataType::Utf8, false),
+    ]
+}
+
+/// Provenance fields, appended after the pass-through columns.
+pub fn provenance_fields() -> Vec<Field> {
+    vec![
+        Field::new(SOURCE_FILE, DataType::Utf8, false),
+        Field::new(SOURCE_ROW, DataType::UInt64, false),
+    ]
+}
+
+/// One entry of `contact_reason_top3`.
+pub fn ranked_reason_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("reason", DataType::Utf8, false),
+        Field::new("score", DataType::Float32, false),
+    ])
+}
+
+/// The enrichment fields `enrich` appends, in order.
+pub fn enrichment_fields() -> Vec<Field> {
+    vec![
+        Field::new(LANGUAGE, DataType::Utf8, true),
+        Field::new(N_TOKENS, DataType::UInt32, false),
+        Field::new(TRUNCATED, DataType::Boolean, false),
+        Field::new(CONTACT_REASON, DataType::Utf8, false),
+        Field::new(CONTACT_REASON_SCORE, DataType::Float32, false),
+        Field::new(
+            CONTACT_REASON_TOP3,
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(ranked_reason_fields()),
+                false,
+            ))),
+            false,
+        ),
+        Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
+    ]
+}
+
+/// The rejects file: provenance, why the row was rejected, which column, and the raw record as JSON text
+/// (so that nothing of the row is lost, whatever its shape).
+pub fn reject_fields() -> Vec<Field> {
+    vec![
+        Field::new(SOURCE_FILE, DataType::Utf8, false),
+        Field::new(SOURCE_ROW, DataType::UInt64, false),
+        Field::new(REJECT_COLUMN, DataType::Utf8, true),
+        Field::new(REJECT_REASON, DataType::Utf8, false),
+        Field::new(REJECT_RECORD, DataType::Utf8, false),
+    ]
+}
+
+/// Columns whose few distinct values make dictionary encoding pay off in Parquet.
+pub const LOW_CARDINALITY: [&str; 7] = [
+    CHANNEL,
+    DIRECTION,
+    LANGUAGE,
+    CONTACT_REASON,
+    LIFECYCLE_PHASE,
+    SOURCE_FILE,
+    REJECT_REASON,
+];
