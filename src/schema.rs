@@ -16,6 +16,15 @@ pub const TIMESTAMP: &str = "timestamp";
 pub const DIRECTION: &str = "direction";
 pub const TEXT: &str = "text";
 
+/// Canonical channel values. Sources' own names are mapped onto these (built-in synonyms plus the pipeline's
+/// `[input.channels]`); `voice` is a transcribed call.
+pub const CHANNELS: [&str; 8] = [
+    "email", "chat", "voice", "sms", "social", "letter", "web", "other",
+];
+
+/// Canonical direction values, seen from the organisation.
+pub const DIRECTIONS: [&str; 2] = ["inbound", "outbound"];
+
 /// The canonical columns in their output order.
 pub const CANONICAL: [&str; 6] = [ID, CUSTOMER_ID, CHANNEL, TIMESTAMP, DIRECTION, TEXT];
 
@@ -25,6 +34,7 @@ pub const SOURCE_ROW: &str = "source_row";
 
 // Enrichment columns, appended by the stages after ingest.
 pub const LANGUAGE: &str = "language";
+pub const LANGUAGE_CONFIDENCE: &str = "language_confidence";
 pub const N_TOKENS: &str = "n_tokens";
 pub const TRUNCATED: &str = "truncated";
 pub const CONTACT_REASON: &str = "contact_reason";
@@ -77,6 +87,7 @@ pub fn ranked_reason_fields() -> Fields {
 pub fn enrichment_fields() -> Vec<Field> {
     vec![
         Field::new(LANGUAGE, DataType::Utf8, true),
+        Field::new(LANGUAGE_CONFIDENCE, DataType::Float32, true),
         Field::new(N_TOKENS, DataType::UInt32, false),
         Field::new(TRUNCATED, DataType::Boolean, false),
         Field::new(CONTACT_REASON, DataType::Utf8, false),
