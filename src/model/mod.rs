@@ -1,1 +1,12 @@
-//! Encoders: loading, tokenising and embedding. Nothing here knows about contact reasons.
+//! Encoders: where a model comes from (`store`), how its weights are read (`e5s1`, safetensors), the network
+//! itself (`bert`) and turning texts into sentence embeddings (`encoder`: tokenising, token-budget batching,
+//! pooling). Nothing here knows about contact reasons. The device is chosen in one place: `Encoder::load`.
+
+pub mod bert;
+pub mod e5s1;
+pub mod encoder;
+pub mod store;
+
+pub use bert::Precision;
+pub use encoder::{Embeddings, Encoder};
+pub use store::{ModelFormat, ModelLocation};
