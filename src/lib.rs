@@ -5,6 +5,7 @@
 //! sentence embeddings) -> `classify` (contact reason and lifecycle phase) -> `output` (Parquet, atomic).
 //! `pipeline` holds the pipeline file and the runner that streams batches through these stages.
 
+pub mod bench;
 pub mod classify;
 pub mod error;
 pub mod ingest;

@@ -1,1 +1,315 @@
-//! The `enrich` runner.
+//! The `enrich` runner: streams record batches from `ingest` through language detection, the encoder and the
+//! contact-reason head into `output`, with progress on a terminal and plain log lines elsewhere.
+//!
+//! Contract: every input row ends up in `interactions.parquet` or in `rejects.parquet`; both files appear
+//! together at the end of a successful run (atomic rename), and a previous run's `rejects.parquet` is removed when
+//! this run rejected nothing, so a re-run into the same folder leaves a consistent result. Memory is bounded by
+//! one batch and one row group, whatever the input size. Errors propagate; nothing half-written stays visible.
+
+use std::collections::BTreeMap;
+use std::io::IsTerminal;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array};
+use arrow_schema::{Schema, SchemaRef};
+
+use crate::classify::ZeroShot;
+use crate::error::{Error, Result};
+use crate::ingest::{self, IngestOptions, Interactions};
+use crate::model::{store, Encoder, Precision};
+use crate::normalize;
+use crate::output::{self, ParquetSink};
+use crate::pipeline::Pipeline;
+use crate::schema;
+
+pub const INTERACTIONS_FILE: &str = "interactions.parquet";
+pub const REJECTS_FILE: &str = "rejects.parquet";
+
+/// Everything `enrich` needs besides the data.
+#[derive(Debug, Clone)]
+pub struct EnrichOptions {
+    pub inputs: Vec<String>,
+    pub pipeline: PathBuf,
+    pub out: PathBuf,
+    /// Overrides the pipeline's `[model] encoder`.
+    pub model: Option<String>,
+    pub offline: bool,
+    pub precision: Precision,
+    /// Padded tokens per forward pass.
+    pub token_budget: usize,
+    /// Rows per ingest batch (the unit of streaming).
+    pub batch_rows: usize,
+    /// Column-mapping overrides such as `text=body` or `channel:WhatsApp=chat`.
+    pub column_overrides: Vec<String>,
+    pub max_text_bytes: Option<usize>,
+    pub progress: bool,
+}
+
+impl EnrichOptions {
+    pub fn new(inputs: Vec<String>, pipeline: PathBuf, out: PathBuf) -> Self {
+        EnrichOptions {
+            inputs,
+            pipeline,
+            out,
+            model: None,
+            offline: false,
+            precision: Precision::F32,
+            token_budget: DEFAULT_TOKEN_BUDGET,
+            batch_rows: DEFAULT_BATCH_ROWS,
+            column_overrides: Vec::new(),
+            max_text_bytes: None,
+            progress: false,
+        }
+    }
+}
+
+pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
+pub const DEFAULT_BATCH_ROWS: usize = 2048;
+
+/// What a run did.
+#[derive(Debug, Clone, Default)]
+pub struct EnrichSummary {
+    pub rows_written: u64,
+    pub rows_rejected: u64,
+    pub reasons: BTreeMap<String, u64>,
+    pub outputs: Vec<PathBuf>,
+    pub elapsed: Duration,
+    pub model: String,
+}
+
+/// Runs the pipeline over the inputs and writes the enriched files into `options.out`.
+pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
+    let started = Instant::now();
+    let pipeline = Pipeline::load(&options.pipeline)?;
+
+    // Input problems (missing files, missing columns) surface before the model is loaded.
+    let files = ingest::discover(&options.inputs)?;
+    let mut ingest_options = IngestOptions::from_pipeline(&pipeline.input)?;
+    ingest_options
+        .mapping
+        .apply_overrides(&options.column_overrides)?;
+    ingest_options.batch_rows = options.batch_rows.max(1);
+    if let Some(max) = options.max_text_bytes {
+        ingest_options.max_text_bytes = max;
+    }
+    let reader = Interactions::open(files, ingest_options)?;
+
+    let spec = options
+        .model
+        .clone()
+        .unwrap_or_else(|| pipeline.model.encoder.clone());
+    let location = store::resolve(&spec, options.offline, &mut |m| log::info!("{m}"))?;
+    let encoder = Encoder::load(location, options.precision, Some(pipeline.model.max_tokens))?;
+    log::info!(
+        "model {} ({:?}) loaded in {:.2}s",
+        encoder.location().id,
+        options.precision,
+        encoder.load_time().as_secs_f64()
+    );
+    let cache = store::home().join("cache");
+    let head = ZeroShot::build(&pipeline, &encoder, Some(&cache), options.token_budget)?;
+
+    let out_schema = output_schema(&reader.schema());
+    let metadata = run_metadata(&pipeline, &encoder, options);
+    let interactions_path = options.out.join(INTERACTIONS_FILE);
+    let rejects_path = options.out.join(REJECTS_FILE);
+    let mut sink = ParquetSink::create(&interactions_path, out_schema.clone(), metadata.clone())?;
+    let mut rejects: Option<ParquetSink> = None;
+
+    let languages: Vec<&str> = pipeline.languages.iter().map(String::as_str).collect();
+    let mut progress = Progress::new(reader.rows_hint(), options.progress);
+    let mut summary = EnrichSummary {
+        model: encoder.location().id.clone(),
+        ..Default::default()
+    };
+    for batch in reader {
+        let batch = batch?;
+        if batch.rejects.num_rows() > 0 {
+            if rejects.is_none() {
+                let schema = Arc::new(Schema::new(schema::reject_fields()));
+                rejects = Some(ParquetSink::create(
+                    &rejects_path,
+                    schema,
+                    metadata.clone(),
+                )?);
+            }
+            if let Some(sink) = rejects.as_mut() {
+                sink.write(&batch.rejects)?;
+            }
+            summary.rows_rejected += batch.rejects.num_rows() as u64;
+        }
+        let rows = batch.interactions.num_rows();
+        if rows > 0 {
+            let enriched = enrich_batch(
+                &batch.interactions,
+                &out_schema,
+                &encoder,
+                &head,
+                &pipeline,
+                &languages,
+                options,
+            )?;
+            count_reasons(&enriched, &mut summary.reasons);
+            sink.write(&enriched)?;
+            summary.rows_written += rows as u64;
+        }
+        progress.advance((rows + batch.rejects.num_rows()) as u64);
+    }
+    progress.finish();
+
+    let mut staged = vec![sink.finish()?];
+    let mut stale = Vec::new();
+    match rejects {
+        Some(r) => staged.push(r.finish()?),
+        None => stale.push(rejects_path),
+    }
+    summary.outputs = output::commit(staged, &stale)?;
+    summary.elapsed = started.elapsed();
+    Ok(summary)
+}
+
+/// The output schema: the ingested columns followed by the enrichment columns, as `schema` defines them.
+pub fn output_schema(input: &SchemaRef) -> SchemaRef {
+    let mut fields: Vec<arrow_schema::Field> =
+        input.fields().iter().map(|f| f.as_ref().clone()).collect();
+    fields.extend(schema::enrichment_fields());
+    Arc::new(Schema::new(fields))
+}
+
+fn run_metadata(
+    pipeline: &Pipeline,
+    encoder: &Encoder,
+    options: &EnrichOptions,
+) -> Vec<(String, String)> {
+    let location = encoder.location();
+    vec![
+        ("touchpoint.version".into(), crate::VERSION.into()),
+        ("touchpoint.model".into(), location.id.clone()),
+        ("touchpoint.model_sha256".into(), location.sha256.clone()),
+        (
+            "touchpoint.model_precision".into(),
+            format!("{:?}", options.precision).to_lowercase(),
+        ),
+        ("touchpoint.pipeline".into(), pipeline.name.clone()),
+        ("touchpoint.pipeline_sha256".into(), pipeline.hash.clone()),
+        (
+            "touchpoint.run_started".into(),
+            chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        ),
+    ]
+}
+
+/// Adds the enrichment columns to one ingested batch.
+fn enrich_batch(
+    batch: &RecordBatch,
+    out_schema: &SchemaRef,
+    encoder: &Encoder,
+    head: &ZeroShot,
+    pipeline: &Pipeline,
+    languages: &[&str],
+    options: &EnrichOptions,
+) -> Result<RecordBatch> {
+    let texts = batch
+        .column_by_name(schema::TEXT)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+        .ok_or_else(|| Error::model("ingest produced no text column of strings"))?;
+    let (language, confidence) = normalize::language_columns(texts, languages);
+    let cleaned: Vec<std::borrow::Cow<'_, str>> = (0..texts.len())
+        .map(|i| normalize::clean_text(if texts.is_null(i) { "" } else { texts.value(i) }))
+        .collect();
+    let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
+    let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
+    let reasons = head.classify(&embeddings);
+    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    columns.push(Arc::new(language));
+    columns.push(Arc::new(confidence));
+    columns.push(Arc::new(UInt32Array::from(embeddings.n_tokens.clone())));
+    columns.push(Arc::new(BooleanArray::from(embeddings.truncated.clone())));
+    columns.push(reasons.reason);
+    columns.push(reasons.score);
+    columns.push(reasons.top);
+    columns.push(reasons.phase);
+    Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
+}
+
+fn count_reasons(batch: &RecordBatch, counts: &mut BTreeMap<String, u64>) {
+    let reasons = batch
+        .column_by_name(schema::CONTACT_REASON)
+        .and_then(|c| c.as_any().downcast_ref::<StringArray>());
+    for reason in reasons.into_iter().flatten().flatten() {
+        *counts.entry(reason.to_string()).or_default() += 1;
+    }
+}
+
+/// A progress bar on a terminal; a log line every few seconds otherwise (nightly jobs read logs, not bars).
+struct Progress {
+    bar: Option<indicatif::ProgressBar>,
+    total: Option<u64>,
+    done: u64,
+    started: Instant,
+    last_line: Instant,
+}
+
+impl Progress {
+    fn new(total: Option<u64>, enabled: bool) -> Progress {
+        let bar = (enabled && std::io::stderr().is_terminal()).then(|| {
+            let bar = match total {
+                Some(n) => indicatif::ProgressBar::new(n),
+                None => indicatif::ProgressBar::no_length(),
+            };
+            let style = indicatif::ProgressStyle::with_template(
+                "{elapsed_precise} [{bar:40}] {human_pos}/{human_len} rows  {per_sec}  ETA {eta}",
+            )
+            .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar())
+            .progress_chars("=> ");
+            bar.set_style(style);
+            bar
+        });
+        Progress {
+            bar,
+            total,
+            done: 0,
+            started: Instant::now(),
+            last_line: Instant::now(),
+        }
+    }
+
+    fn advance(&mut self, rows: u64) {
+        self.done += rows;
+        if let Some(bar) = &self.bar {
+            bar.inc(rows);
+        } else if self.last_line.elapsed() >= Duration::from_secs(10) {
+            self.last_line = Instant::now();
+            log::info!("{}", self.line());
+        }
+    }
+
+    fn line(&self) -> String {
+        let secs = self.started.elapsed().as_secs_f64().max(1e-9);
+        let rate = self.done as f64 / secs;
+        match self.total {
+            Some(total) if rate > 0.0 => {
+                let eta = total.saturating_sub(self.done) as f64 / rate;
+                format!(
+                    "{}/{} rows, {rate:.1} rows/s, ETA {eta:.0}s",
+                    self.done, total
+                )
+            }
+            _ => format!("{} rows, {rate:.1} rows/s", self.done),
+        }
+    }
+
+    fn finish(&self) {
+        if let Some(bar) = &self.bar {
+            bar.finish_and_clear();
+        }
+        log::info!("{}", self.line());
+    }
+}
+
+/// The path of the interactions file a run into `out` writes.
+pub fn interactions_path(out: &Path) -> PathBuf {
+    out.join(INTERACTIONS_FILE)
+}

@@ -1,0 +1,162 @@
+//! `touchpoint bench`: end-to-end encoder throughput on real texts.
+//!
+//! For each workload (a CSV with a text column) it reads the texts through `ingest`, loads the model, embeds the
+//! texts the way `enrich` does (sorted by length, batched by token budget) and reports texts/s, real tokens/s
+//! (padding not counted), the padding share, the model load time and the process's peak resident memory.
+
+use std::path::PathBuf;
+use std::time::Instant;
+
+use arrow_array::{Array, StringArray};
+use serde::Serialize;
+
+use crate::error::{Error, Result};
+use crate::ingest::{ColumnMapping, IngestOptions, Interactions};
+use crate::model::encoder::length_batches;
+use crate::model::{store, Encoder, Precision};
+use crate::schema;
+
+/// One benchmark workload.
+#[derive(Debug, Clone)]
+pub struct Workload {
+    pub name: String,
+    pub file: PathBuf,
+    /// Use only the first `limit` texts (the peers' harness uses 2,000 short and 500 long texts).
+    pub limit: Option<usize>,
+}
+
+#[derive(Debug, Clone, Serialize)]
+pub struct BenchResult {
+    pub workload: String,
+    pub model: String,
+    pub precision: String,
+    pub threads: usize,
+    pub texts: usize,
+    pub real_tokens: u64,
+    pub padded_tokens: u64,
+    pub padding_share: f64,
+    pub load_seconds: f64,
+    pub encode_seconds: f64,
+    pub texts_per_second: f64,
+    pub tokens_per_second: f64,
+    pub peak_rss_mb: f64,
+}
+
+/// Reads up to `limit` texts of a CSV/JSONL/Parquet file through the normal ingest path.
+pub fn read_texts(file: &PathBuf, limit: Option<usize>) -> Result<Vec<String>> {
+    let options = IngestOptions {
+        mapping: ColumnMapping::default(),
+        batch_rows: 4096,
+        max_text_bytes: 1 << 20,
+    };
+    let mut texts = Vec::new();
+    for batch in Interactions::open(vec![file.clone()], options)? {
+        let batch = batch?;
+        let column = batch
+            .interactions
+            .column_by_name(schema::TEXT)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>().cloned())
+            .ok_or_else(|| Error::Usage(format!("{}: no text column", file.display())))?;
+        texts.extend((0..column.len()).map(|i| column.value(i).to_string()));
+        if limit.is_some_and(|l| texts.len() >= l) {
+            break;
+        }
+    }
+    if let Some(l) = limit {
+        texts.truncate(l);
+    }
+    Ok(texts)
+}
+
+pub fn run(
+    workloads: &[Workload],
+    model: &str,
+    precision: Precision,
+    token_budget: usize,
+    offline: bool,
+) -> Result<Vec<BenchResult>> {
+    let location = store::resolve(model, offline, &mut |m| log::info!("{m}"))?;
+    let encoder = Encoder::load(location, precision, None)?;
+    let mut results = Vec::new();
+    for workload in workloads {
+        let texts = read_texts(&workload.file, workload.limit)?;
+        let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+        let prefix = encoder.query_prefix().to_string();
+        let started = Instant::now();
+        let tokens = encoder.tokenize(&refs, &prefix)?;
+        let embeddings = encoder.embed_tokens(&tokens, token_budget)?;
+        let seconds = started.elapsed().as_secs_f64().max(1e-9);
+        let real: u64 = embeddings.n_tokens.iter().map(|&n| u64::from(n)).sum();
+        let padded: u64 = length_batches(tokens.iter().map(|(ids, _)| ids.len()), token_budget)
+            .iter()
+            .map(|b| {
+                b.len() as u64
+                    * b.iter()
+                        .map(|&i| tokens[i].0.len() as u64)
+                        .max()
+                        .unwrap_or(0)
+            })
+            .sum();
+        results.push(BenchResult {
+            workload: workload.name.clone(),
+            model: encoder.location().id.clone(),
+            precision: format!("{precision:?}").to_lowercase(),
+            threads: rayon::current_num_threads(),
+            texts: texts.len(),
+            real_tokens: real,
+            padded_tokens: padded,
+            padding_share: if padded > 0 {
+                1.0 - real as f64 / padded as f64
+            } else {
+                0.0
+            },
+            load_seconds: encoder.load_time().as_secs_f64(),
+            encode_seconds: seconds,
+            texts_per_second: texts.len() as f64 / seconds,
+            tokens_per_second: real as f64 / seconds,
+            peak_rss_mb: peak_rss_mb().unwrap_or(f64::NAN),
+        });
+    }
+    Ok(results)
+}
+
+/// Peak resident set size of this process (Linux `VmHWM`), in MB.
+pub fn peak_rss_mb() -> Option<f64> {
+    let status = std::fs::read_to_string("/proc/self/status").ok()?;
+    let line = status.lines().find(|l| l.starts_with("VmHWM:"))?;
+    let kb: f64 = line.split_whitespace().nth(1)?.parse().ok()?;
+    Some(kb / 1024.0)
+}
+
+/// The results as an aligned text table.
+pub fn table(results: &[BenchResult]) -> String {
+    let mut out = format!(
+        "{:<8} {:<22} {:<9} {:>7} {:>6} {:>9} {:>10} {:>8} {:>7} {:>9}\n",
+        "workload",
+        "model",
+        "precision",
+        "threads",
+        "texts",
+        "texts/s",
+        "tokens/s",
+        "padding",
+        "load s",
+        "peak MB"
+    );
+    for r in results {
+        out.push_str(&format!(
+            "{:<8} {:<22} {:<9} {:>7} {:>6} {:>9.1} {:>10.0} {:>7.1}% {:>7.2} {:>9.0}\n",
+            r.workload,
+            r.model,
+            r.precision,
+            r.threads,
+            r.texts,
+            r.texts_per_second,
+            r.tokens_per_second,
+            r.padding_share * 100.0,
+            r.load_seconds,
+            r.peak_rss_mb
+        ));
+    }
+    out
+}

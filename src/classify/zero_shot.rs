@@ -1,0 +1,260 @@
+//! Zero-shot contact reasons: nearest anchors in embedding space.
+//!
+//! Every contact reason of the pipeline contributes anchors: its name and description in each language and its
+//! example utterances, embedded once with the model's query prefix (cached on disk, keyed by the model's sha256
+//! and the pipeline's hash, so a run with the same model and pipeline never re-embeds them). An interaction's
+//! score for a reason is the cosine similarity to that reason's closest anchor; the best reason wins unless its
+//! score is under the pipeline's `unknown_below`, in which case the answer is `unknown`. Columns come out as
+//! Arrow arrays: the reason, its score, its lifecycle phase and the top-k reasons with their scores.
+
+use std::fs;
+use std::path::{Path, PathBuf};
+use std::sync::Arc;
+
+use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
+use arrow_array::{ArrayRef, Float32Array, StringArray};
+use rayon::prelude::*;
+
+use crate::error::{Error, IoContext, Result};
+use crate::model::{Embeddings, Encoder};
+use crate::pipeline::Pipeline;
+use crate::schema;
+
+/// The anchors of every contact reason, embedded.
+pub struct ZeroShot {
+    reasons: Vec<String>,
+    phases: Vec<String>,
+    /// Reason index of each anchor.
+    anchor_reason: Vec<usize>,
+    anchors: Embeddings,
+    unknown_below: f32,
+    top_k: usize,
+}
+
+/// The classification columns of one batch.
+pub struct ReasonColumns {
+    pub reason: ArrayRef,
+    pub score: ArrayRef,
+    pub top: ArrayRef,
+    pub phase: ArrayRef,
+}
+
+impl ZeroShot {
+    /// Embeds the pipeline's anchors, or reads them from the cache folder when present.
+    pub fn build(
+        pipeline: &Pipeline,
+        encoder: &Encoder,
+        cache_dir: Option<&Path>,
+        token_budget: usize,
+    ) -> Result<Self> {
+        let mut texts = Vec::new();
+        let mut anchor_reason = Vec::new();
+        for (i, reason) in pipeline.contact_reasons.iter().enumerate() {
+            let examples = reason.examples.values().flatten();
+            for text in reason
+                .name
+                .values()
+                .chain(reason.description.values())
+                .chain(examples)
+            {
+                texts.push(text.as_str());
+                anchor_reason.push(i);
+            }
+        }
+        if texts.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: no contact reasons to classify into",
+                pipeline.path.display()
+            )));
+        }
+        let cache = cache_dir.map(|dir| {
+            let model = &encoder.location().sha256;
+            let key = format!(
+                "{}-{}",
+                &model[..model.len().min(16)],
+                &pipeline.hash[..pipeline.hash.len().min(16)]
+            );
+            dir.join(format!("anchors-{key}.f32"))
+        });
+        let cached = cache
+            .as_deref()
+            .and_then(|p| read_cache(p, texts.len(), encoder.dim()));
+        let anchors = match cached {
+            Some(anchors) => anchors,
+            None => {
+                let anchors = encoder.embed(&texts, &pipeline.model.query_prefix, token_budget)?;
+                if let Some(path) = &cache {
+                    // A cache that cannot be written only costs time on the next run.
+                    if let Err(e) = write_cache(path, &anchors) {
+                        log::warn!("could not cache reason anchors: {e}");
+                    }
+                }
+                anchors
+            }
+        };
+        Ok(ZeroShot {
+            reasons: pipeline
+                .contact_reasons
+                .iter()
+                .map(|r| r.id.clone())
+                .collect(),
+            phases: pipeline
+                .contact_reasons
+                .iter()
+                .map(|r| r.phase.clone())
+                .collect(),
+            anchor_reason,
+            anchors,
+            unknown_below: pipeline.classify.unknown_below,
+            top_k: pipeline.classify.top_k.max(1),
+        })
+    }
+
+    pub fn reasons(&self) -> &[String] {
+        &self.reasons
+    }
+
+    pub fn n_anchors(&self) -> usize {
+        self.anchors.len()
+    }
+
+    /// Each row's score for every reason: the best cosine over the reason's anchors. Row-major `[n, reasons]`.
+    pub fn reason_scores(&self, embeddings: &Embeddings) -> Vec<Vec<f32>> {
+        (0..embeddings.len())
+            .into_par_iter()
+            .map(|row| {
+                let x = embeddings.row(row);
+                let mut best = vec![f32::NEG_INFINITY; self.reasons.len()];
+                for (a, &reason) in self.anchor_reason.iter().enumerate() {
+                    // Both sides are unit vectors, so the dot product is the cosine.
+                    let cosine: f32 = x.iter().zip(self.anchors.row(a)).map(|(p, q)| p * q).sum();
+                    if cosine > best[reason] {
+                        best[reason] = cosine;
+                    }
+                }
+                best
+            })
+            .collect()
+    }
+
+    /// The best reason per row (`None` when under the threshold) with its score, and the ranked top-k.
+    pub fn rank(&self, scores: &[f32]) -> (Option<usize>, f32, Vec<(usize, f32)>) {
+        let mut order: Vec<usize> = (0..scores.len()).collect();
+        // Ties resolve to the reason listed first in the pipeline, so results are deterministic.
+        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+        let top: Vec<(usize, f32)> = order
+            .iter()
+            .take(self.top_k)
+            .map(|&i| (i, scores[i]))
+            .collect();
+        let (best, score) = top.first().copied().unwrap_or((0, f32::NEG_INFINITY));
+        let chosen = (score >= self.unknown_below).then_some(best);
+        (chosen, score, top)
+    }
+
+    /// The classification columns for a batch of embeddings.
+    pub fn classify(&self, embeddings: &Embeddings) -> ReasonColumns {
+        let scores = self.reason_scores(embeddings);
+        let n = scores.len();
+        let mut reason = StringBuilder::with_capacity(n, n * 16);
+        let mut score = Float32Builder::with_capacity(n);
+        let mut phase = StringBuilder::with_capacity(n, n * 16);
+        let item = StructBuilder::from_fields(schema::ranked_reason_fields(), n * self.top_k);
+        let mut top = ListBuilder::new(item).with_field(Arc::new(arrow_schema::Field::new(
+            "item",
+            arrow_schema::DataType::Struct(schema::ranked_reason_fields()),
+            false,
+        )));
+        for row in &scores {
+            let (chosen, best, ranked) = self.rank(row);
+            match chosen {
+                Some(i) => {
+                    reason.append_value(&self.reasons[i]);
+                    phase.append_value(&self.phases[i]);
+                }
+                None => {
+                    reason.append_value(schema::UNKNOWN_REASON);
+                    phase.append_null();
+                }
+            }
+            score.append_value(best);
+            let entries = top.values();
+            for (i, s) in ranked {
+                entries
+                    .field_builder::<StringBuilder>(0)
+                    .expect("field 0 of ranked_reason_fields is the reason")
+                    .append_value(&self.reasons[i]);
+                entries
+                    .field_builder::<Float32Builder>(1)
+                    .expect("field 1 of ranked_reason_fields is the score")
+                    .append_value(s);
+                entries.append(true);
+            }
+            top.append(true);
+        }
+        ReasonColumns {
+            reason: Arc::new(reason.finish()) as ArrayRef,
+            score: Arc::new(score.finish()) as ArrayRef,
+            top: Arc::new(top.finish()) as ArrayRef,
+            phase: Arc::new(phase.finish()) as ArrayRef,
+        }
+    }
+}
+
+/// Convenience for tests and `eval`: the predicted reason id (or `unknown`) per row.
+pub fn predicted_labels(columns: &ReasonColumns) -> Vec<String> {
+    let reasons = columns.reason.as_any().downcast_ref::<StringArray>();
+    reasons
+        .map(|a| {
+            a.iter()
+                .map(|v| v.unwrap_or(schema::UNKNOWN_REASON).to_string())
+                .collect()
+        })
+        .unwrap_or_default()
+}
+
+/// Convenience for tests: the scores per row.
+pub fn scores(columns: &ReasonColumns) -> Vec<f32> {
+    columns
+        .score
+        .as_any()
+        .downcast_ref::<Float32Array>()
+        .map(|a| a.values().to_vec())
+        .unwrap_or_default()
+}
+
+const CACHE_MAGIC: &[u8; 8] = b"TPANCH01";
+
+fn read_cache(path: &Path, count: usize, dim: usize) -> Option<Embeddings> {
+    let bytes = fs::read(path).ok()?;
+    let body = bytes.strip_prefix(CACHE_MAGIC.as_slice())?;
+    if body.len() != count * dim * 4 {
+        return None;
+    }
+    let vectors = body
+        .chunks_exact(4)
+        .map(|b| f32::from_le_bytes([b[0], b[1], b[2], b[3]]))
+        .collect();
+    Some(Embeddings {
+        dim,
+        vectors,
+        n_tokens: vec![0; count],
+        truncated: vec![false; count],
+    })
+}
+
+fn write_cache(path: &Path, anchors: &Embeddings) -> Result<()> {
+    let dir = path
+        .parent()
+        .map(Path::to_path_buf)
+        .unwrap_or_else(|| PathBuf::from("."));
+    fs::create_dir_all(&dir).at(&dir)?;
+    let mut bytes = Vec::with_capacity(CACHE_MAGIC.len() + anchors.vectors.len() * 4);
+    bytes.extend_from_slice(CACHE_MAGIC);
+    for v in &anchors.vectors {
+        bytes.extend_from_slice(&v.to_le_bytes());
+    }
+    let tmp = path.with_extension(format!("{}.tmp", std::process::id()));
+    fs::write(&tmp, bytes).at(&tmp)?;
+    fs::rename(&tmp, path).at(path)
+}
