@@ -197,6 +197,16 @@ fn toml_syntax_errors_are_reported_on_their_line() {
         9,
         "invalid TOML",
     );
+    // Every syntax error the parser can recover from is reported, not only the first.
+    let two_broken = BASE
+        .replace("name = \"test\"", "name = \"test")
+        .replace("unknown_below = 0.5", "unknown_below = 0..5");
+    let problems = problems_of(&two_broken);
+    assert!(problems
+        .iter()
+        .all(|p| p.message.starts_with("invalid TOML")));
+    let lines: std::collections::BTreeSet<usize> = problems.iter().map(|p| p.line).collect();
+    assert_eq!(lines, [2, 9].into(), "{problems:#?}");
     // A key defined twice is a syntax error too.
     assert_only_problem(
         &BASE.replace("encoder = ", "encoder = \"a\"\nencoder = "),
@@ -358,9 +368,31 @@ fn classify_settings_must_be_in_range() {
 }
 
 #[test]
-fn the_encoder_must_be_named() {
+fn the_encoder_and_the_pipeline_must_be_named() {
     let text = with(REASON).replace("\"multilingual-e5-small\"", "\" \"");
     assert_only_problem(&text, 6, "[model]: encoder is empty");
+    let text = with(REASON).replace("name = \"test\"", "name = \"\"");
+    assert_only_problem(&text, 2, "[pipeline]: name is empty");
+}
+
+#[test]
+fn max_tokens_must_be_positive() {
+    let text = with(REASON).replace(
+        "encoder = \"multilingual-e5-small\"",
+        "encoder = \"multilingual-e5-small\"\nmax_tokens = 0",
+    );
+    assert_only_problem(&text, 7, "[model]: max_tokens must be at least 1");
+}
+
+#[test]
+fn values_of_the_wrong_type_are_reported_on_their_line() {
+    let text = with(REASON).replace("unknown_below = 0.5", "unknown_below = \"high\"");
+    assert_only_problem(&text, 9, "[classify]: invalid type: string \"high\"");
+    assert_only_problem(
+        &format!("contact_reasons = \"none\"\n{BASE}"),
+        1,
+        "'contact_reasons' must be an array of tables",
+    );
 }
 
 #[test]
