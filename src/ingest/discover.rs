@@ -55,7 +55,12 @@ fn is_glob(input: &str) -> bool {
 }
 
 fn expand_glob(pattern: &str) -> Result<Vec<PathBuf>> {
-    let paths = glob::glob(pattern).map_err(|e| {
+    // Hidden files only match a pattern that spells out the leading dot, as in a shell.
+    let options = glob::MatchOptions {
+        require_literal_leading_dot: true,
+        ..glob::MatchOptions::new()
+    };
+    let paths = glob::glob_with(pattern, options).map_err(|e| {
         Error::input(
             Location::file(pattern),
             format!("invalid glob pattern: {e}"),

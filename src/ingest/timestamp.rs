@@ -9,14 +9,13 @@
 use std::sync::Arc;
 
 use arrow_array::cast::AsArray;
-use arrow_array::types::{Int64Type, TimestampMicrosecondType};
-use arrow_array::{Array, ArrayRef};
+use arrow_array::types::Int64Type;
+use arrow_array::ArrayRef;
 use arrow_cast::cast;
-use arrow_schema::DataType;
+use arrow_schema::{DataType, TimeUnit};
 use chrono::{DateTime, NaiveDate, NaiveDateTime};
 
 use crate::error::Result;
-use crate::schema;
 
 /// One row's timestamp: `Ok(None)` when absent, `Err(raw text)` when present but unparseable.
 pub(crate) type ParsedTimestamp = std::result::Result<Option<i64>, String>;
@@ -81,6 +80,19 @@ fn epoch_to_micros(epoch: i64) -> Option<i64> {
     }
 }
 
+/// For Arrow date and time types: how their raw integer converts to microseconds.
+fn micros_scale(data_type: &DataType) -> Option<fn(i64) -> Option<i64>> {
+    Some(match data_type {
+        DataType::Timestamp(TimeUnit::Second, _) => |v| v.checked_mul(1_000_000),
+        DataType::Timestamp(TimeUnit::Millisecond, _) => |v| v.checked_mul(1_000),
+        DataType::Timestamp(TimeUnit::Microsecond, _) => Some,
+        DataType::Timestamp(TimeUnit::Nanosecond, _) => |v| Some(v.div_euclid(1_000)),
+        DataType::Date32 => |v| v.checked_mul(86_400_000_000),
+        DataType::Date64 => |v| v.checked_mul(1_000),
+        _ => return None,
+    })
+}
+
 /// Whether a source column of this type can be read as timestamps.
 pub(crate) fn is_supported(data_type: &DataType) -> bool {
     data_type.is_integer()
@@ -94,13 +106,18 @@ pub(crate) fn is_supported(data_type: &DataType) -> bool {
 /// Converts a source column to one parsed timestamp per row.
 pub(crate) fn parse_column(column: &ArrayRef) -> Result<Vec<ParsedTimestamp>> {
     let data_type = column.data_type();
-    if matches!(
-        data_type,
-        DataType::Timestamp(_, _) | DataType::Date32 | DataType::Date64
-    ) {
-        let converted = cast(column, &schema::timestamp_type())?;
-        let micros = converted.as_primitive::<TimestampMicrosecondType>();
-        return Ok(micros.iter().map(Ok).collect());
+    if let Some(scale) = micros_scale(data_type) {
+        // Arrow timestamps are stored as UTC (naive ones are taken as UTC), so only the unit changes. This is
+        // done by hand: arrow-cast would need chrono-tz to attach the "UTC" zone.
+        let raw = cast(column, &DataType::Int64)?;
+        let raw = raw.as_primitive::<Int64Type>();
+        return Ok(raw
+            .iter()
+            .map(|value| match value {
+                None => Ok(None),
+                Some(value) => scale(value).map(Some).ok_or_else(|| value.to_string()),
+            })
+            .collect());
     }
     if data_type.is_integer() {
         let converted = cast(column, &DataType::Int64)?;
@@ -169,5 +186,29 @@ mod tests {
         for text in ["yesterday", "2024-13-01", "31/01/2024 12:00", "12:00"] {
             assert_eq!(parse_micros(text), None, "{text}");
         }
+    }
+
+    #[test]
+    fn arrow_dates_and_zoned_timestamps_convert_to_utc_micros() {
+        use arrow_array::{Date32Array, TimestampSecondArray};
+
+        let days: ArrayRef = Arc::new(Date32Array::from(vec![Some(19_753), None]));
+        assert_eq!(
+            parse_column(&days).unwrap(),
+            [Ok(Some(NOON_UTC - 12 * 3_600_000_000)), Ok(None)]
+        );
+        let zoned: ArrayRef = Arc::new(
+            TimestampSecondArray::from(vec![1_706_702_400]).with_timezone("Europe/Amsterdam"),
+        );
+        assert_eq!(parse_column(&zoned).unwrap(), [Ok(Some(NOON_UTC))]);
+        let text: ArrayRef = Arc::new(arrow_array::StringArray::from(vec![
+            Some(" "),
+            Some("morgen"),
+            Some("2024-01-31T12:00:00Z"),
+        ]));
+        assert_eq!(
+            parse_column(&text).unwrap(),
+            [Ok(None), Err("morgen".to_string()), Ok(Some(NOON_UTC))]
+        );
     }
 }
