@@ -595,3 +595,20 @@ fn pass_through_columns_are_unified_across_files() {
     assert_eq!(only_a.iter().collect::<Vec<_>>(), [Some(1), None]);
     assert_eq!(strings(out, "only_b"), [None, Some("z".to_string())]);
 }
+
+#[test]
+fn jsonl_with_conflicting_nested_types_keeps_them_as_json_text() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = write(
+        dir.path(),
+        "mixed.jsonl",
+        "{\"text\": \"a\", \"meta\": {\"agent\": \"x\"}}\n{\"text\": \"b\", \"meta\": 5}\n",
+    );
+    let run = run(std::slice::from_ref(&file), IngestOptions::default());
+    let out = &run.interactions;
+    assert_eq!(
+        out.schema().field_with_name("meta").unwrap().data_type(),
+        &DataType::Utf8
+    );
+    assert_eq!(text_values(out, "meta"), ["{\"agent\":\"x\"}", "5"]);
+}

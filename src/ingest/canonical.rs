@@ -15,7 +15,7 @@ use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder, UInt64Bui
 use arrow_array::cast::AsArray;
 use arrow_array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_cast::cast;
-use arrow_schema::{DataType, SchemaRef};
+use arrow_schema::{ArrowError, DataType, SchemaRef};
 use arrow_select::filter::filter_record_batch;
 
 use crate::error::{Error, Result};
@@ -83,11 +83,11 @@ pub(crate) fn convert(
 ) -> Result<IngestBatch> {
     let batch = &chunk.batch;
     if batch.num_rows() != chunk.rows.len() {
-        return Err(Error::Usage(format!(
-            "internal: {} rows decoded but {} row numbers",
+        return Err(Error::Arrow(ArrowError::InvalidArgumentError(format!(
+            "{} rows decoded but {} row numbers",
             batch.num_rows(),
             chunk.rows.len()
-        )));
+        ))));
     }
     let columns = read_columns(batch, plan)?;
     let column_name = |index: usize| batch.schema().field(index).name().clone();

@@ -90,7 +90,9 @@ impl PassThrough {
                         ));
                     }
                 }
-                self.fields[index] = Field::new(name.as_str(), DataType::Utf8, true);
+                if let Some(field) = self.fields.get_mut(index) {
+                    *field = Field::new(name.as_str(), DataType::Utf8, true);
+                }
             }
             return Ok(index);
         }

@@ -85,9 +85,10 @@ pub struct IngestBatch {
 /// A stream of `IngestBatch`es over all input files, in order.
 pub struct Interactions {
     sources: Vec<Source>,
-    /// Per file: (path as given, file name).
-    names: Vec<(String, String)>,
+    /// Per file: the path as given, for `source_file` and reject reasons.
     source_files: Vec<String>,
+    /// Per file: the file name, for generated ids.
+    file_names: Vec<String>,
     layout: Layout,
     rules: Rules,
     batch_rows: usize,
@@ -111,11 +112,14 @@ impl Interactions {
             .map(|path| Source::probe(path))
             .collect::<Result<Vec<_>>>()?;
         let layout = Layout::build(&sources, &options.mapping)?;
-        let names = files
+        let source_files = files
             .iter()
-            .map(|path| (path.display().to_string(), canonical::file_name(path)))
-            .collect::<Vec<_>>();
-        let source_files = names.iter().map(|(given, _)| given.clone()).collect();
+            .map(|path| path.display().to_string())
+            .collect();
+        let file_names = files
+            .iter()
+            .map(|path| canonical::file_name(path))
+            .collect();
         let rules = Rules {
             channels: ValueMap::channels(&options.mapping)?,
             directions: ValueMap::directions(&options.mapping)?,
@@ -123,8 +127,8 @@ impl Interactions {
         };
         Ok(Interactions {
             sources,
-            names,
             source_files,
+            file_names,
             layout,
             rules,
             batch_rows: options.batch_rows,
@@ -178,9 +182,10 @@ impl Interactions {
             if chunk.input_rows() == 0 {
                 continue;
             }
-            let (Some(plan), Some((source_file, file_name)), Some(source)) = (
+            let (Some(plan), Some(source_file), Some(file_name), Some(source)) = (
                 self.layout.plans.get(file_index),
-                self.names.get(file_index),
+                self.source_files.get(file_index),
+                self.file_names.get(file_index),
                 self.sources.get(file_index),
             ) else {
                 return Ok(None);
