@@ -1,1 +1,19 @@
 //! Text clean-up before embedding, and language detection.
+//!
+//! Contract:
+//! - `clean_text` gives the text the encoder should see: line endings normalised, control characters
+//!   dropped, whitespace runs collapsed, trimmed. It borrows when there is nothing to change.
+//! - `detect_language` / `detect_language_among` name a text's language as an ISO 639-1 code with a
+//!   confidence in 0..=1, or `None` when the text is too short or too ambiguous to tell.
+//! - `language_columns` does the same for a whole text column in parallel, giving the `language` and
+//!   `language_confidence` columns.
+
+mod function_words;
+mod language;
+mod text;
+
+pub use self::language::{
+    detect_language, detect_language_among, is_supported_language, language_columns,
+    LanguageDetector, MIN_CONFIDENCE, MIN_LETTERS,
+};
+pub use self::text::clean_text;
