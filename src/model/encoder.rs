@@ -190,19 +190,26 @@ fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
     Ok(tokenizer)
 }
 
-/// Groups indices into batches by length: sorted ascending, each batch's `count * longest` within `budget`
-/// (a single text longer than the budget gets a batch of its own).
+/// Groups indices into batches by length: sorted ascending, each batch's padded size (`count * longest`)
+/// within `budget`, and a batch is closed early when padding would exceed about a tenth of its tokens, so that
+/// short texts are not padded to long ones. A single text longer than the budget gets a batch of its own.
 pub fn length_batches(lengths: impl Iterator<Item = usize>, budget: usize) -> Vec<Vec<usize>> {
+    const MAX_PADDING: f64 = 0.10;
     let mut order: Vec<(usize, usize)> = lengths.enumerate().map(|(i, len)| (len, i)).collect();
     order.sort_unstable();
     let mut batches = Vec::new();
     let mut current: Vec<usize> = Vec::new();
+    let mut real = 0usize;
     for (len, i) in order {
         // Sorted ascending, so `len` is the widest row of the batch if added.
-        if !current.is_empty() && (current.len() + 1) * len > budget {
+        let padded = (current.len() + 1) * len;
+        let wasteful = padded as f64 * (1.0 - MAX_PADDING) > (real + len) as f64;
+        if !current.is_empty() && (padded > budget || wasteful) {
             batches.push(std::mem::take(&mut current));
+            real = 0;
         }
         current.push(i);
+        real += len;
     }
     if !current.is_empty() {
         batches.push(current);
@@ -227,5 +234,10 @@ mod tests {
         }
         // Short texts are not padded to the long ones.
         assert_eq!(batches.last().unwrap(), &vec![4]);
+        for batch in &batches {
+            let widest = batch.iter().map(|&i| lengths[i]).max().unwrap();
+            let real: usize = batch.iter().map(|&i| lengths[i]).sum();
+            assert!(batch.len() == 1 || real as f64 >= 0.9 * (batch.len() * widest) as f64, "{batch:?}");
+        }
     }
 }
