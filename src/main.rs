@@ -85,9 +85,9 @@ struct EnrichArgs {
     #[arg(long = "map", value_name = "MAPPING")]
     map: Vec<String>,
     /// Rows per streamed batch.
-    #[arg(long, default_value_t = runner::DEFAULT_BATCH_ROWS)]
+    #[arg(long, default_value_t = touchpoint::ingest::DEFAULT_BATCH_ROWS)]
     batch_rows: usize,
-    /// Reject texts longer than this many bytes (default: the pipeline's, else 100000).
+    /// Reject texts longer than this many bytes (default: the pipeline's [input] max_text_bytes, else 256 KiB).
     #[arg(long)]
     max_text_bytes: Option<usize>,
 }

@@ -3,7 +3,8 @@
 //! Every contact reason of the pipeline contributes anchors: its name and description in each language and its
 //! example utterances, embedded once with the model's query prefix (cached on disk, keyed by the model's sha256
 //! and the pipeline's hash, so a run with the same model and pipeline never re-embeds them). An interaction's
-//! score for a reason is the cosine similarity to that reason's closest anchor; the best reason wins unless its
+//! score for a reason is the cosine similarity to the normalised mean of the reason's anchors (`centroid`, the
+//! default) or to its closest anchor (`nearest`); the best reason wins unless its
 //! score is under the pipeline's `unknown_below`, in which case the answer is `unknown`. Columns come out as
 //! Arrow arrays: the reason, its score, its lifecycle phase and the top-k reasons with their scores.
 
@@ -17,7 +18,7 @@ use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, Result};
 use crate::model::{Embeddings, Encoder};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, Scoring};
 use crate::schema;
 
 /// The anchors of every contact reason, embedded.
@@ -92,6 +93,10 @@ impl ZeroShot {
                 anchors
             }
         };
+        let (anchors, anchor_reason) = match pipeline.classify.scoring {
+            Scoring::Nearest => (anchors, anchor_reason),
+            Scoring::Centroid => centroids(&anchors, &anchor_reason, pipeline.contact_reasons.len()),
+        };
         Ok(ZeroShot {
             reasons: pipeline
                 .contact_reasons
@@ -118,7 +123,8 @@ impl ZeroShot {
         self.anchors.len()
     }
 
-    /// Each row's score for every reason: the best cosine over the reason's anchors. Row-major `[n, reasons]`.
+    /// Each row's score for every reason: the best cosine over the reason's anchors (one anchor per reason in
+    /// centroid scoring).
     pub fn reason_scores(&self, embeddings: &Embeddings) -> Vec<Vec<f32>> {
         (0..embeddings.len())
             .into_par_iter()
@@ -221,6 +227,28 @@ pub fn scores(columns: &ReasonColumns) -> Vec<f32> {
         .downcast_ref::<Float32Array>()
         .map(|a| a.values().to_vec())
         .unwrap_or_default()
+}
+
+/// The normalised mean of each reason's anchors, one anchor per reason.
+fn centroids(anchors: &Embeddings, anchor_reason: &[usize], n_reasons: usize) -> (Embeddings, Vec<usize>) {
+    let dim = anchors.dim;
+    let mut sums = vec![0f32; n_reasons * dim];
+    for (a, &reason) in anchor_reason.iter().enumerate() {
+        for (sum, v) in sums[reason * dim..(reason + 1) * dim].iter_mut().zip(anchors.row(a)) {
+            *sum += v;
+        }
+    }
+    for centroid in sums.chunks_mut(dim) {
+        let norm = centroid.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        centroid.iter_mut().for_each(|v| *v /= norm);
+    }
+    let centroids = Embeddings {
+        dim,
+        vectors: sums,
+        n_tokens: vec![0; n_reasons],
+        truncated: vec![false; n_reasons],
+    };
+    (centroids, (0..n_reasons).collect())
 }
 
 const CACHE_MAGIC: &[u8; 8] = b"TPANCH01";

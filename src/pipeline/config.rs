@@ -84,6 +84,19 @@ pub struct ClassifySection {
     /// Below this similarity the contact reason is `unknown`.
     pub unknown_below: f32,
     pub top_k: usize,
+    pub scoring: Scoring,
+}
+
+/// How a text's similarity to a contact reason is computed from the reason's anchors (name, description,
+/// examples).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Scoring {
+    /// Similarity to the normalised mean of the reason's anchors: robust to one odd example.
+    #[default]
+    Centroid,
+    /// Similarity to the reason's closest anchor: sharper for reasons whose examples differ a lot.
+    Nearest,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -274,6 +287,7 @@ struct RawModel {
 struct RawClassify {
     unknown_below: Spanned<f64>,
     top_k: Option<Spanned<i64>>,
+    scoring: Option<Scoring>,
 }
 
 #[derive(Deserialize, Default)]
@@ -762,6 +776,7 @@ impl RawFile {
                     .top_k
                     .and_then(|k| usize::try_from(k.into_inner()).ok())
                     .unwrap_or(DEFAULT_TOP_K),
+                scoring: classify.scoring.unwrap_or_default(),
             },
             input: InputSection {
                 max_text_bytes: input.max_text_bytes,

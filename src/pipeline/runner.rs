@@ -57,7 +57,7 @@ impl EnrichOptions {
             offline: false,
             precision: Precision::F32,
             token_budget: DEFAULT_TOKEN_BUDGET,
-            batch_rows: DEFAULT_BATCH_ROWS,
+            batch_rows: ingest::DEFAULT_BATCH_ROWS,
             column_overrides: Vec::new(),
             max_text_bytes: None,
             progress: false,
@@ -66,7 +66,6 @@ impl EnrichOptions {
 }
 
 pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
-pub const DEFAULT_BATCH_ROWS: usize = 2048;
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
