@@ -4,7 +4,7 @@
 //! texts the way `enrich` does (sorted by length, batched by token budget) and reports texts/s, real tokens/s
 //! (padding not counted), the padding share, the model load time and the process's peak resident memory.
 
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::time::Instant;
 
 use arrow_array::{Array, StringArray};
@@ -43,14 +43,14 @@ pub struct BenchResult {
 }
 
 /// Reads up to `limit` texts of a CSV/JSONL/Parquet file through the normal ingest path.
-pub fn read_texts(file: &PathBuf, limit: Option<usize>) -> Result<Vec<String>> {
+pub fn read_texts(file: &Path, limit: Option<usize>) -> Result<Vec<String>> {
     let options = IngestOptions {
         mapping: ColumnMapping::default(),
         batch_rows: 4096,
         max_text_bytes: 1 << 20,
     };
     let mut texts = Vec::new();
-    for batch in Interactions::open(vec![file.clone()], options)? {
+    for batch in Interactions::open(vec![file.to_path_buf()], options)? {
         let batch = batch?;
         let column = batch
             .interactions

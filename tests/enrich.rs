@@ -25,9 +25,16 @@ fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
     batches
         .iter()
         .flat_map(|b| {
-            let a = b.column_by_name(column).unwrap_or_else(|| panic!("no column {column}"));
-            let a = a.as_any().downcast_ref::<StringArray>().expect("string column");
-            (0..a.len()).map(|i| a.is_valid(i).then(|| a.value(i).to_string())).collect::<Vec<_>>()
+            let a = b
+                .column_by_name(column)
+                .unwrap_or_else(|| panic!("no column {column}"));
+            let a = a
+                .as_any()
+                .downcast_ref::<StringArray>()
+                .expect("string column");
+            (0..a.len())
+                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+                .collect::<Vec<_>>()
         })
         .collect()
 }
@@ -55,23 +62,32 @@ fn enriches_the_shipped_sample() {
         schema::CONTACT_REASON_TOP3,
         schema::LIFECYCLE_PHASE,
     ]) {
-        assert!(schema.column_with_name(column).is_some(), "missing column {column}");
+        assert!(
+            schema.column_with_name(column).is_some(),
+            "missing column {column}"
+        );
     }
 
     // Every reason is a pipeline reason or unknown; the phase follows from the reason.
-    let pipeline = touchpoint::pipeline::Pipeline::load(&root().join("pipelines/default.toml")).unwrap();
+    let pipeline =
+        touchpoint::pipeline::Pipeline::load(&root().join("pipelines/default.toml")).unwrap();
     let reasons = strings(&batches, schema::CONTACT_REASON);
     let phases = strings(&batches, schema::LIFECYCLE_PHASE);
     for (reason, phase) in reasons.iter().zip(&phases) {
         let reason = reason.as_deref().unwrap();
         match pipeline.phase_of(reason) {
             Some(p) => assert_eq!(phase.as_deref(), Some(p)),
-            None => assert!(reason == schema::UNKNOWN_REASON && phase.is_none(), "{reason}"),
+            None => assert!(
+                reason == schema::UNKNOWN_REASON && phase.is_none(),
+                "{reason}"
+            ),
         }
     }
 
     // top-3 is ranked and starts with the best reason's score.
-    let top = batches[0].column_by_name(schema::CONTACT_REASON_TOP3).unwrap();
+    let top = batches[0]
+        .column_by_name(schema::CONTACT_REASON_TOP3)
+        .unwrap();
     let top = top.as_any().downcast_ref::<ListArray>().unwrap();
     let first = top.value(0);
     let first = first.as_any().downcast_ref::<StructArray>().unwrap();
@@ -79,25 +95,48 @@ fn enriches_the_shipped_sample() {
 
     // Mostly Dutch, with English too.
     let languages = strings(&batches, schema::LANGUAGE);
-    let dutch = languages.iter().filter(|l| l.as_deref() == Some("nl")).count();
-    let english = languages.iter().filter(|l| l.as_deref() == Some("en")).count();
-    assert!(dutch > rows(&batches) / 2 && english > 10, "nl {dutch}, en {english}");
+    let dutch = languages
+        .iter()
+        .filter(|l| l.as_deref() == Some("nl"))
+        .count();
+    let english = languages
+        .iter()
+        .filter(|l| l.as_deref() == Some("en"))
+        .count();
+    assert!(
+        dutch > rows(&batches) / 2 && english > 10,
+        "nl {dutch}, en {english}"
+    );
 
     // The sample's labels double as a smoke test of zero-shot accuracy on inbound messages.
     let labels = strings(&batches, "label");
     let directions = strings(&batches, schema::DIRECTION);
-    let inbound: Vec<usize> = (0..labels.len()).filter(|&i| directions[i].as_deref() == Some("inbound")).collect();
+    let inbound: Vec<usize> = (0..labels.len())
+        .filter(|&i| directions[i].as_deref() == Some("inbound"))
+        .collect();
     let correct = inbound.iter().filter(|&&i| labels[i] == reasons[i]).count();
     let accuracy = correct as f64 / inbound.len() as f64;
-    eprintln!("zero-shot accuracy on the sample's inbound rows: {accuracy:.3} ({correct}/{})", inbound.len());
+    eprintln!(
+        "zero-shot accuracy on the sample's inbound rows: {accuracy:.3} ({correct}/{})",
+        inbound.len()
+    );
     assert!(accuracy >= 0.5, "accuracy {accuracy}");
 
     let metadata: std::collections::HashMap<String, String> =
-        file_metadata(&out.path().join("interactions.parquet")).unwrap().into_iter().collect();
+        file_metadata(&out.path().join("interactions.parquet"))
+            .unwrap()
+            .into_iter()
+            .collect();
     assert_eq!(metadata["touchpoint.model"], "multilingual-e5-small");
-    assert_eq!(metadata["touchpoint.model_sha256"], "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f");
+    assert_eq!(
+        metadata["touchpoint.model_sha256"],
+        "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
+    );
     assert_eq!(metadata["touchpoint.pipeline_sha256"], pipeline.hash);
-    assert!(metadata.contains_key("touchpoint.version") && metadata.contains_key("touchpoint.run_started"));
+    assert!(
+        metadata.contains_key("touchpoint.version")
+            && metadata.contains_key("touchpoint.run_started")
+    );
 }
 
 #[test]
@@ -105,15 +144,28 @@ fn every_row_is_written_or_rejected_and_reruns_stay_consistent() {
     let dir = tempfile::tempdir().unwrap();
     let messy = dir.path().join("messy.csv");
     let mut csv = String::from("id,customer_id,channel,timestamp,direction,text,note\n");
-    csv.push_str("a1,C1,email,2026-10-01T09:00:00+02:00,inbound,Ik wil mijn meterstand doorgeven,x\n");
-    csv.push_str("a2,C1,fax,2026-10-01T09:00:00+02:00,inbound,Mijn factuur klopt niet,unknown channel\n");
+    csv.push_str(
+        "a1,C1,email,2026-10-01T09:00:00+02:00,inbound,Ik wil mijn meterstand doorgeven,x\n",
+    );
+    csv.push_str(
+        "a2,C1,fax,2026-10-01T09:00:00+02:00,inbound,Mijn factuur klopt niet,unknown channel\n",
+    );
     csv.push_str("a3,C2,chat,yesterday,inbound,Hoe betaal ik mijn rekening?,bad timestamp\n");
     csv.push_str("a4,C2,chat,2026-10-02T10:00:00Z,inbound,   ,blank text\n");
-    csv.push_str("a1,C3,voice,2026-10-03T11:00:00Z,inbound,I am moving house next month,duplicate id\n");
-    csv.push_str(&format!("a6,C3,email,2026-10-03T11:00:00Z,inbound,{},too long\n", "lang ".repeat(300_000)));
-    csv.push_str("a7,C4,e-mail,2026-10-04,outbound,We hebben uw opzegging ontvangen,synonym channel\n");
+    csv.push_str(
+        "a1,C3,voice,2026-10-03T11:00:00Z,inbound,I am moving house next month,duplicate id\n",
+    );
+    csv.push_str(&format!(
+        "a6,C3,email,2026-10-03T11:00:00Z,inbound,{},too long\n",
+        "lang ".repeat(300_000)
+    ));
+    csv.push_str(
+        "a7,C4,e-mail,2026-10-04,outbound,We hebben uw opzegging ontvangen,synonym channel\n",
+    );
     let mut bytes = csv.into_bytes();
-    bytes.extend_from_slice(b"a8,C5,chat,2026-10-05,inbound,Ik wil opzeggen \xff\xfe,invalid utf-8\n");
+    bytes.extend_from_slice(
+        b"a8,C5,chat,2026-10-05,inbound,Ik wil opzeggen \xff\xfe,invalid utf-8\n",
+    );
     fs::write(&messy, bytes).unwrap();
 
     let out = dir.path().join("out");
@@ -123,11 +175,17 @@ fn every_row_is_written_or_rejected_and_reruns_stay_consistent() {
     assert_eq!(rows(&written), 2);
     assert_eq!(rows(&rejected), 6);
     assert_eq!(summary.rows_written + summary.rows_rejected, 8);
-    let ids: HashSet<String> = strings(&written, schema::ID).into_iter().flatten().collect();
+    let ids: HashSet<String> = strings(&written, schema::ID)
+        .into_iter()
+        .flatten()
+        .collect();
     assert_eq!(ids, HashSet::from(["a1".to_string(), "a7".to_string()]));
     let columns = strings(&rejected, schema::REJECT_COLUMN);
     for expected in ["channel", "timestamp", "text", "id"] {
-        assert!(columns.iter().any(|c| c.as_deref() == Some(expected)), "no reject on {expected}: {columns:?}");
+        assert!(
+            columns.iter().any(|c| c.as_deref() == Some(expected)),
+            "no reject on {expected}: {columns:?}"
+        );
     }
 
     // A re-run on clean input into the same folder removes the earlier rejects file.
@@ -135,7 +193,10 @@ fn every_row_is_written_or_rejected_and_reruns_stay_consistent() {
     fs::write(&clean, "text\nIk wil mijn contract opzeggen\n").unwrap();
     enrich(&options(&[&clean], &out)).expect("rerun");
     assert!(!out.join("rejects.parquet").exists());
-    assert_eq!(rows(&read_parquet(&out.join("interactions.parquet")).unwrap()), 1);
+    assert_eq!(
+        rows(&read_parquet(&out.join("interactions.parquet")).unwrap()),
+        1
+    );
 }
 
 #[test]
@@ -154,7 +215,10 @@ fn a_failed_run_leaves_the_previous_output_untouched() {
     let err = enrich(&failing).unwrap_err();
     assert_eq!(err.exit_code(), 4, "{err}");
     assert_eq!(fs::read(out.join("interactions.parquet")).unwrap(), before);
-    let leftovers: Vec<_> = fs::read_dir(&out).unwrap().map(|e| e.unwrap().file_name()).collect();
+    let leftovers: Vec<_> = fs::read_dir(&out)
+        .unwrap()
+        .map(|e| e.unwrap().file_name())
+        .collect();
     assert_eq!(leftovers.len(), 1, "{leftovers:?}");
 }
 
@@ -165,7 +229,10 @@ fn a_missing_text_column_names_the_file_and_column() {
     fs::write(&input, "id,body\n1,hallo\n").unwrap();
     let err = enrich(&options(&[&input], &dir.path().join("out"))).unwrap_err();
     let message = err.to_string();
-    assert!(message.contains("no_text.csv") && message.contains("text"), "{message}");
+    assert!(
+        message.contains("no_text.csv") && message.contains("text"),
+        "{message}"
+    );
     assert_eq!(err.exit_code(), 3);
     assert!(!dir.path().join("out/interactions.parquet").exists());
 }

@@ -95,7 +95,9 @@ impl ZeroShot {
         };
         let (anchors, anchor_reason) = match pipeline.classify.scoring {
             Scoring::Nearest => (anchors, anchor_reason),
-            Scoring::Centroid => centroids(&anchors, &anchor_reason, pipeline.contact_reasons.len()),
+            Scoring::Centroid => {
+                centroids(&anchors, &anchor_reason, pipeline.contact_reasons.len())
+            }
         };
         Ok(ZeroShot {
             reasons: pipeline
@@ -230,16 +232,28 @@ pub fn scores(columns: &ReasonColumns) -> Vec<f32> {
 }
 
 /// The normalised mean of each reason's anchors, one anchor per reason.
-fn centroids(anchors: &Embeddings, anchor_reason: &[usize], n_reasons: usize) -> (Embeddings, Vec<usize>) {
+fn centroids(
+    anchors: &Embeddings,
+    anchor_reason: &[usize],
+    n_reasons: usize,
+) -> (Embeddings, Vec<usize>) {
     let dim = anchors.dim;
     let mut sums = vec![0f32; n_reasons * dim];
     for (a, &reason) in anchor_reason.iter().enumerate() {
-        for (sum, v) in sums[reason * dim..(reason + 1) * dim].iter_mut().zip(anchors.row(a)) {
+        for (sum, v) in sums[reason * dim..(reason + 1) * dim]
+            .iter_mut()
+            .zip(anchors.row(a))
+        {
             *sum += v;
         }
     }
     for centroid in sums.chunks_mut(dim) {
-        let norm = centroid.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        let norm = centroid
+            .iter()
+            .map(|v| v * v)
+            .sum::<f32>()
+            .sqrt()
+            .max(1e-12);
         centroid.iter_mut().for_each(|v| *v /= norm);
     }
     let centroids = Embeddings {

@@ -237,7 +237,10 @@ mod tests {
         for batch in &batches {
             let widest = batch.iter().map(|&i| lengths[i]).max().unwrap();
             let real: usize = batch.iter().map(|&i| lengths[i]).sum();
-            assert!(batch.len() == 1 || real as f64 >= 0.9 * (batch.len() * widest) as f64, "{batch:?}");
+            assert!(
+                batch.len() == 1 || real as f64 >= 0.9 * (batch.len() * widest) as f64,
+                "{batch:?}"
+            );
         }
     }
 }
