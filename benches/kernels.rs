@@ -1,1 +1,79 @@
-fn main() {}
+//! Micro-benchmarks of the encoder's hot kernels at the shapes multilingual-e5-small runs (hidden 384, FFN 1536,
+//! 12 heads): the dense projections, attention for a short and a long batch, pooling, and batching. Run with
+//! `cargo bench --bench kernels`; end-to-end figures come from `touchpoint bench` (see BENCHMARKS.md).
+
+use candle_core::{Device, Tensor};
+use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
+use touchpoint::model::bert::mean_pool_normalized;
+use touchpoint::model::encoder::length_batches;
+
+const HIDDEN: usize = 384;
+const FFN: usize = 1536;
+const HEADS: usize = 12;
+
+fn random(shape: &[usize]) -> Tensor {
+    Tensor::randn(0f32, 1.0, shape, &Device::Cpu).expect("random tensor")
+}
+
+/// `x W^T` for the attention projections (384 -> 384) and the FFN (384 -> 1536, 1536 -> 384), over as many
+/// rows as a 1024-token batch has.
+fn projections(c: &mut Criterion) {
+    let rows = 1024;
+    let mut group = c.benchmark_group("projection");
+    for (name, d_in, d_out) in [
+        ("qkv_384x384", HIDDEN, HIDDEN),
+        ("ffn_in_384x1536", HIDDEN, FFN),
+        ("ffn_out_1536x384", FFN, HIDDEN),
+    ] {
+        let x = random(&[rows, d_in]);
+        let w = random(&[d_out, d_in]);
+        group.throughput(Throughput::Elements((2 * rows * d_in * d_out) as u64));
+        group.bench_function(name, |b| b.iter(|| x.matmul(&w.t().unwrap()).unwrap()));
+    }
+    group.finish();
+}
+
+/// Scaled dot-product attention for a batch of short texts (32 x 32 tokens) and of long ones (2 x 512).
+fn attention(c: &mut Criterion) {
+    let mut group = c.benchmark_group("attention");
+    for (batch, len) in [(32usize, 32usize), (2, 512)] {
+        let head_dim = HIDDEN / HEADS;
+        let q = random(&[batch, HEADS, len, head_dim]);
+        let k = random(&[batch, HEADS, len, head_dim]);
+        let v = random(&[batch, HEADS, len, head_dim]);
+        group.throughput(Throughput::Elements((batch * len) as u64));
+        group.bench_with_input(
+            BenchmarkId::new("tokens", format!("{batch}x{len}")),
+            &(),
+            |b, _| {
+                b.iter(|| {
+                    let scores = q.matmul(&k.t().unwrap()).unwrap();
+                    let probs = candle_nn::ops::softmax_last_dim(&scores).unwrap();
+                    probs.matmul(&v).unwrap()
+                })
+            },
+        );
+    }
+    group.finish();
+}
+
+fn pooling(c: &mut Criterion) {
+    let hidden = random(&[32, 64, HIDDEN]);
+    let mask = Tensor::ones((32, 64), candle_core::DType::F32, &Device::Cpu).unwrap();
+    c.bench_function("mean_pool_normalized_32x64", |b| {
+        b.iter(|| mean_pool_normalized(&hidden, &mask).unwrap())
+    });
+}
+
+fn batching(c: &mut Criterion) {
+    // A day's worth of lengths: mostly short chats, a tail of long e-mails.
+    let lengths: Vec<usize> = (0..10_000)
+        .map(|i| 8 + (i * 7919) % 97 + if i % 10 == 0 { 400 } else { 0 })
+        .collect();
+    c.bench_function("length_batches_10k", |b| {
+        b.iter(|| length_batches(lengths.iter().copied(), 1024))
+    });
+}
+
+criterion_group!(kernels, projections, attention, pooling, batching);
+criterion_main!(kernels);

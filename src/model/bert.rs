@@ -173,6 +173,20 @@ impl Weights {
         Ok(Weights { tensors })
     }
 
+    /// Every tensor as dense f32 (4-bit blocks expanded), under its Hugging Face name.
+    pub fn to_dense(&self) -> Result<HashMap<String, Tensor>> {
+        self.tensors
+            .iter()
+            .map(|(name, weight)| {
+                let tensor = match weight {
+                    Weight::Dense(t) => t.clone(),
+                    Weight::Quantized(q) => q.dequantize(&q.device())?,
+                };
+                Ok((name.clone(), tensor))
+            })
+            .collect()
+    }
+
     fn get(&self, name: &str) -> Result<&Weight> {
         self.tensors
             .get(name)

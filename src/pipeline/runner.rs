@@ -65,7 +65,8 @@ impl EnrichOptions {
     }
 }
 
-pub const DEFAULT_TOKEN_BUDGET: usize = 8192;
+/// Measured on 2 cores: small batches keep activations in cache; 1024 was fastest for short and long texts.
+pub const DEFAULT_TOKEN_BUDGET: usize = 1024;
 
 /// What a run did.
 #[derive(Debug, Clone, Default)]
