@@ -79,9 +79,9 @@ fn xlm_roberta_folder_matches_the_e5s1_weights() {
 
     let a = from_folder.embed(&TEXTS, "query: ", 1024).unwrap();
     let b = from_e5s1.embed(&TEXTS, "query: ", 1024).unwrap();
-    for i in 0..TEXTS.len() {
+    for (i, text) in TEXTS.iter().enumerate() {
         let c = cosine(a.row(i), b.row(i));
-        assert!(c > 0.99999, "'{}': cosine {c}", TEXTS[i]);
+        assert!(c > 0.99999, "'{text}': cosine {c}");
     }
     std::fs::remove_dir_all(&e5_folder).unwrap();
 }
