@@ -42,7 +42,7 @@ pub use discover::discover;
 pub use mapping::ColumnMapping;
 
 /// Rows per batch unless the caller says otherwise.
-pub const DEFAULT_BATCH_ROWS: usize = 2048;
+pub const DEFAULT_BATCH_ROWS: usize = 1024;
 
 /// Longer texts are rejected unless the pipeline raises the limit: no customer writes a quarter megabyte,
 /// and such rows are usually exports gone wrong (a whole mailbox in one field).

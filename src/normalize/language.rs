@@ -15,6 +15,21 @@ use super::function_words;
 /// Fewer letters than this and a text is not worth guessing at ("ok", "Bedankt!", a bare order number).
 pub const MIN_LETTERS: usize = 10;
 
+/// The languages touchpoint's users mostly receive; detection considers these besides a pipeline's own
+/// languages, so that a German e-mail in a Dutch/English pipeline is reported as German, not forced to Dutch.
+pub const COMMON_LANGUAGES: [&str; 4] = ["nl", "en", "de", "fr"];
+
+/// The candidates for detection: the common languages plus the given ones, without duplicates.
+pub fn detection_candidates(languages: &[String]) -> Vec<&str> {
+    let mut candidates: Vec<&str> = COMMON_LANGUAGES.to_vec();
+    for language in languages {
+        if !candidates.contains(&language.as_str()) {
+            candidates.push(language);
+        }
+    }
+    candidates
+}
+
 /// Confidences below this are too close to a runner-up to report.
 pub const MIN_CONFIDENCE: f32 = 0.5;
 

@@ -13,7 +13,7 @@ mod language;
 mod text;
 
 pub use self::language::{
-    detect_language, detect_language_among, is_supported_language, language_columns,
-    LanguageDetector, MIN_CONFIDENCE, MIN_LETTERS,
+    detect_language, detect_language_among, detection_candidates, is_supported_language,
+    language_columns, LanguageDetector, COMMON_LANGUAGES, MIN_CONFIDENCE, MIN_LETTERS,
 };
 pub use self::text::clean_text;

@@ -118,7 +118,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let mut sink = ParquetSink::create(&interactions_path, out_schema.clone(), metadata.clone())?;
     let mut rejects: Option<ParquetSink> = None;
 
-    let languages: Vec<&str> = pipeline.languages.iter().map(String::as_str).collect();
+    let languages = normalize::detection_candidates(&pipeline.languages);
     let mut progress = Progress::new(reader.rows_hint(), options.progress);
     let mut summary = EnrichSummary {
         model: encoder.location().id.clone(),
