@@ -26,7 +26,7 @@ struct Cli {
     /// Only print errors.
     #[arg(short, long, global = true)]
     quiet: bool,
-    /// More detail in the log (repeat for debug output).
+    /// Debug detail in the log.
     #[arg(short, long, global = true, action = clap::ArgAction::Count)]
     verbose: u8,
     /// Worker threads for inference and parsing (default: all cores).
@@ -59,7 +59,8 @@ struct ModelOptions {
     /// Never download: use only installed models and the Hugging Face cache.
     #[arg(long, env = "TOUCHPOINT_OFFLINE")]
     offline: bool,
-    /// Run 4-bit weights as stored (faster, slightly less exact) instead of expanding them to f32.
+    /// Multiply 4-bit weights as stored (QMatMul) instead of expanding them to f32 at load: less memory,
+    /// slightly less exact, and today slower than f32 on CPU (see BENCHMARKS.md).
     #[arg(long)]
     quantized: bool,
     /// Padded tokens per forward pass; texts are sorted by length and batched up to this budget.
