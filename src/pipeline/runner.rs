@@ -250,6 +250,8 @@ struct Progress {
     done: u64,
     started: Instant,
     last_line: Instant,
+    /// Rows reported in the last log line, so the closing line is not a repeat.
+    last_logged: u64,
 }
 
 impl Progress {
@@ -273,6 +275,7 @@ impl Progress {
             done: 0,
             started: Instant::now(),
             last_line: Instant::now(),
+            last_logged: 0,
         }
     }
 
@@ -282,6 +285,7 @@ impl Progress {
             bar.inc(rows);
         } else if self.last_line.elapsed() >= Duration::from_secs(10) {
             self.last_line = Instant::now();
+            self.last_logged = self.done;
             log::info!("{}", self.line());
         }
     }
@@ -305,7 +309,9 @@ impl Progress {
         if let Some(bar) = &self.bar {
             bar.finish_and_clear();
         }
-        log::info!("{}", self.line());
+        if self.bar.is_some() || self.last_logged != self.done {
+            log::info!("{}", self.line());
+        }
     }
 }
 
