@@ -88,6 +88,9 @@ fn dutch_phone_numbers() {
         );
     }
     assert_redacts("Tel:0612345678", "Tel:[PHONE]", PiiKind::Phone, 1);
+    // Brackets around the whole number stay; brackets around the area code go with it.
+    assert_redacts("(06-12345678)", "([PHONE])", PiiKind::Phone, 1);
+    assert_redacts("((020) 1234567)", "([PHONE])", PiiKind::Phone, 1);
     assert_redacts("Klant: 06-41208877", "Klant: [PHONE]", PiiKind::Phone, 1);
 }
 
@@ -140,6 +143,13 @@ fn ibans() {
     assert_redacts(
         "rekening NL91ABNA0417164300 graag",
         "rekening [IBAN] graag",
+        PiiKind::Iban,
+        1,
+    );
+    // Typed in lower case in a chat.
+    assert_redacts(
+        "mijn rekening is nl91abna0417164300",
+        "mijn rekening is [IBAN]",
         PiiKind::Iban,
         1,
     );
@@ -308,6 +318,13 @@ fn postcode_alone_and_street_with_number() {
         1,
     );
     assert_redacts("3544 AB Utrecht", "[ADDRESS] Utrecht", PiiKind::Address, 1);
+    // After a label the letters may be lower case, as typed in chats.
+    assert_redacts(
+        "mijn postcode is 1234ab 12, klopt dat?",
+        "mijn postcode is [ADDRESS], klopt dat?",
+        PiiKind::Address,
+        1,
+    );
     assert_redacts(
         "ik verhuis van de Kastanjelaan 14 in Amersfoort",
         "ik verhuis van de Kastanjelaan [ADDRESS] in Amersfoort",
@@ -340,6 +357,10 @@ fn address_look_alikes_stay() {
         "Fixed 1 Year electricity",
         "per 1 oktober 2026",
         "Stap 2, klik op opslaan",
+        "Welke browser?\nWindows 10, Edge",
+        // Lower-case letters without a postcode label: a year and a word.
+        "per 1 oktober 2026 om 12 uur",
+        "1000 km 12 dagen",
     ] {
         assert_untouched(text);
     }

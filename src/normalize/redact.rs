@@ -16,9 +16,11 @@
 //! invalid IBAN, a Luhn-failing card number) are kept whole, so that no other kind redacts a piece of them.
 //!
 //! Addresses: a postcode next to a house number (`1234 AB 12`, `Kerkstraat 12, 1234 AB`) is redacted together
-//! as one `[ADDRESS]`; a postcode alone only where the text says it is one (`postcode 1234 AB`) or a place name
-//! follows (`1234 AB Utrecht`); a house number after a street name with a common Dutch or German street
-//! suffix (`Kastanjelaan 14`) as well. Street and place names stay: without the number they identify nobody.
+//! as one `[ADDRESS]`; a postcode alone only where the text says it is one (`postcode 1234ab`) or a place name
+//! follows (`1234 AB Utrecht`). A house number alone is redacted after a street name with a common Dutch or
+//! German street suffix (`Kastanjelaan 14`), after an address label (`address: Oude Delft 88`) and in a
+//! signature's address line under the sender's name. Street and place names stay: without the number they
+//! identify nobody, and they carry what analytics wants (a move, a region).
 
 use std::borrow::Cow;
 use std::ops::Range;
@@ -326,6 +328,9 @@ static EMAIL: LazyLock<Regex> = LazyLock::new(|| {
 });
 
 fn find_emails(text: &str, claims: &mut Claims) {
+    if !text.contains('@') {
+        return;
+    }
     for found in EMAIL.find_iter(text) {
         // A local part starting or ending in a dot is punctuation around the address, not part of it.
         let local_start = found.start()
@@ -346,9 +351,9 @@ fn find_emails(text: &str, claims: &mut Claims) {
 // ------------------------------------------------------------------------------------------------ IBAN
 
 /// IBAN shape: country, check digits, then the account in groups of four (a shorter last group), with or
-/// without single spaces.
+/// without single spaces; in either case, as customers type them in chats.
 static IBAN_SHAPE: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r"\b[A-Z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b")
+    pattern(r"\b[A-Za-z]{2}[0-9]{2}(?: ?[A-Za-z0-9]{4}){2,7}(?: ?[A-Za-z0-9]{1,3})?\b")
 });
 
 /// The IBAN length of each country that issues them (SWIFT IBAN registry).
@@ -380,7 +385,8 @@ fn iban_length(country: &str) -> Option<usize> {
 fn find_ibans(text: &str, claims: &mut Claims) {
     for shape in IBAN_SHAPE.find_iter(text) {
         let candidate = shape.as_str();
-        let Some(length) = candidate.get(..2).and_then(iban_length) else {
+        let country = candidate.get(..2).unwrap_or_default().to_ascii_uppercase();
+        let Some(length) = iban_length(&country) else {
             continue;
         };
         let iban = iban_end(candidate, length).and_then(|end| candidate.get(..end));
@@ -556,8 +562,20 @@ fn find_phones(text: &str, claims: &mut Claims) {
             return None;
         }
         let groups = digit_group_ends(found.as_str());
-        let end = group_end_at(&groups, 1 + DUTCH_SUBSCRIBER_DIGITS)?;
-        claim_phone(text, found.start()..found.start() + end, claims)
+        let end = found.start() + group_end_at(&groups, 1 + DUTCH_SUBSCRIBER_DIGITS)?;
+        // An opening bracket belongs to the number only when it closes around the area code: `(020) 123`.
+        let area_in_brackets = groups.first().is_some_and(|&(area_end, _)| {
+            found
+                .as_str()
+                .get(area_end..)
+                .is_some_and(|rest| rest.starts_with(')'))
+        });
+        let start = if found.as_str().starts_with('(') && !area_in_brackets {
+            found.start() + 1
+        } else {
+            found.start()
+        };
+        claim_phone(text, start..end, claims)
     });
 }
 
@@ -604,17 +622,7 @@ fn digit_group_ends(candidate: &str) -> Vec<(usize, usize)> {
     if in_group {
         ends.push((candidate.len(), digits));
     }
-    // A closing bracket right after a group belongs to it: `(020)`.
-    ends.iter()
-        .map(|&(end, count)| {
-            let end = if candidate.as_bytes().get(end) == Some(&b')') {
-                end + 1
-            } else {
-                end
-            };
-            (end, count)
-        })
-        .collect()
+    ends
 }
 
 /// The end of the group where exactly `digits` digits have been seen, if a group ends there.
@@ -704,8 +712,11 @@ static POSTCODE_THEN_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
 static POSTCODE_ALONE: LazyLock<Regex> =
     LazyLock::new(|| pattern(&format!(r"\b(?P<postcode>{POSTCODE})\b")));
 
-static POSTCODE_LABEL: LazyLock<Regex> = LazyLock::new(|| {
-    pattern(r"(?i)\b(?:postcode|post code|postal code|zip(?: code)?|plz)\s*:?\s*(?:is\s+)?$")
+/// `postcode 1234 AB`, `postcode: 1234ab 12`: after a label the letters may be lower case, as typed in chats.
+static LABELLED_POSTCODE: LazyLock<Regex> = LazyLock::new(|| {
+    pattern(&format!(
+        r"(?i)\b(?:postcode|post code|postal code|zip(?: code)?)\s*:?\s*(?:is\s+)?(?P<postcode>[1-9][0-9]{{3}} ?[a-z]{{2}})\b(?:,? (?:(?:huisnummer|huisnr\.?|nummer|number|nr\.?|no\.?) ?)?(?P<number>{HOUSE_NUMBER})\b)?"
+    ))
 });
 
 /// A capitalised word after a postcode: the place name of an address (`1234 AB Utrecht`).
@@ -722,14 +733,16 @@ static STREET_NUMBER: LazyLock<Regex> = LazyLock::new(|| {
     ))
 });
 
-/// A street of one to four capitalised or linking words and a house number, as a whole line followed by a
-/// place (`Wilgenhof 12, Houten` under a signature), or after an address label (`address (Oude Delft 88`).
+/// A street of one to four capitalised or linking words and a house number: in a signature, as the line
+/// under the sender's name followed by a place (`Sanne de Vries` / `Wilgenhof 12, Houten`), or after an
+/// address label (`address (Oude Delft 88`). Without such context `Windows 10, Edge` would be an address.
 const STREET_WORDS: &str =
     r"\p{Lu}[\p{L}'.-]*(?: (?:van|de|der|den|het|aan|op|\p{Lu}[\p{L}'.-]*)){0,3}";
 
+/// A name line (two to five capitalised words or particles) and under it `Street 12, Place`.
 static SIGNATURE_ADDRESS_LINE: LazyLock<Regex> = LazyLock::new(|| {
     pattern(&format!(
-        r"(?m)^{STREET_WORDS} (?P<number>{HOUSE_NUMBER}), \p{{Lu}}[\p{{L}}'-]*(?: \p{{Lu}}[\p{{L}}'-]*)?[ \t\r]*$"
+        r"(?m)^\p{{Lu}}[\p{{L}}.'-]*(?: (?:van|de|der|den|ter|ten|te|el|la|le|\p{{Lu}}[\p{{L}}.'-]*)){{1,4}}[ \t\r]*\n{STREET_WORDS} (?P<number>{HOUSE_NUMBER}), \p{{Lu}}[\p{{L}}'-]*(?: \p{{Lu}}[\p{{L}}'-]*)?[ \t\r]*$"
     ))
 });
 
@@ -760,13 +773,18 @@ fn find_addresses(text: &str, claims: &mut Claims) {
             claims,
         )
     });
+    for_each_candidate(&LABELLED_POSTCODE, text, |captures| {
+        let postcode = captures.name("postcode")?;
+        let end = captures.name("number").map_or(postcode.end(), |n| n.end());
+        let letters = postcode.as_str().to_ascii_uppercase();
+        claim_address(text, postcode.start()..end, &letters, claims)
+    });
     for_each_candidate(&POSTCODE_ALONE, text, |captures| {
         let postcode = captures.name("postcode")?;
-        let labelled = POSTCODE_LABEL.is_match(text_before(text, postcode.start(), 24));
         let place_follows = text
             .get(postcode.end()..)
             .is_some_and(|after| PLACE_AFTER.is_match(after));
-        if !(labelled || place_follows) {
+        if !place_follows {
             return None;
         }
         claim_address(text, postcode.range(), postcode.as_str(), claims)
@@ -833,6 +851,6 @@ mod tests {
             digit_group_ends("+31 (0)6 12345678"),
             vec![(3, 2), (8, 3), (17, 11)]
         );
-        assert_eq!(digit_group_ends("(020) 123"), vec![(5, 3), (9, 6)]);
+        assert_eq!(digit_group_ends("(020) 123"), vec![(4, 3), (9, 6)]);
     }
 }
