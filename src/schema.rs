@@ -41,6 +41,11 @@ pub const CONTACT_REASON: &str = "contact_reason";
 pub const CONTACT_REASON_SCORE: &str = "contact_reason_score";
 pub const CONTACT_REASON_TOP3: &str = "contact_reason_top3";
 pub const LIFECYCLE_PHASE: &str = "lifecycle_phase";
+/// Per-row counts of the personal data redacted from the text, one `UInt32` field per kind.
+pub const REDACTIONS: &str = "redactions";
+
+/// The fields of `redactions`, one per kind of personal data, in the order of `normalize::PiiKind::ALL`.
+pub const REDACTION_KINDS: [&str; 6] = ["email", "phone", "iban", "card", "bsn", "address"];
 
 /// The contact reason given when no reason scores above the pipeline's threshold.
 pub const UNKNOWN_REASON: &str = "unknown";
@@ -103,6 +108,19 @@ pub fn enrichment_fields() -> Vec<Field> {
         ),
         Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
     ]
+}
+
+/// The fields of the `redactions` struct: how many of each kind were redacted from the row's text.
+pub fn redaction_fields() -> Fields {
+    REDACTION_KINDS
+        .iter()
+        .map(|kind| Field::new(*kind, DataType::UInt32, false))
+        .collect()
+}
+
+/// The `redactions` column: never null, a row without text has zero counts.
+pub fn redactions_field() -> Field {
+    Field::new(REDACTIONS, DataType::Struct(redaction_fields()), false)
 }
 
 /// The rejects file: provenance, why the row was rejected, which column, and the raw record as JSON text

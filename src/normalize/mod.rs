@@ -7,13 +7,17 @@
 //!   confidence in 0..=1, or `None` when the text is too short or too ambiguous to tell.
 //! - `language_columns` does the same for a whole text column in parallel, giving the `language` and
 //!   `language_confidence` columns.
+//! - `redact` replaces personal data (e-mail, phone, IBAN, card, BSN, address) by typed placeholders and
+//!   counts it; `redact_column` does so for a column, giving the `redactions` counts column.
 
 mod function_words;
 mod language;
+mod redact;
 mod text;
 
 pub use self::language::{
     detect_language, detect_language_among, detection_candidates, is_supported_language,
     language_columns, LanguageDetector, COMMON_LANGUAGES, MIN_CONFIDENCE, MIN_LETTERS,
 };
+pub use self::redact::{find_pii, redact, redact_column, PiiKind, PiiSpan, RedactionCounts};
 pub use self::text::clean_text;
