@@ -2,15 +2,18 @@
 //!
 //! Contract: `strip_quoted` is a pure function of the body text. It removes, in Dutch, English, German and
 //! French:
-//! - quoted lines (`>` quoting, also interleaved with new text: the new text between quotes is kept) and the
-//!   attribution line that introduces a quote ("On ... wrote:", "Op ... schreef ...:", "X writes:");
+//! - quoted lines (`>`, `|` and initials quoting such as `BM>`, also interleaved with new text: the new text
+//!   between quotes is kept), quoted lines the client wrapped, and the line that introduces a quote
+//!   ("On ... wrote:", "Op ... schreef ...:", "X writes:", any short line ending in a colon right above it,
+//!   an Outlook header block above a bottom-posted reply);
 //! - quoted history that is not `>`-quoted, from its first line to the end: a dated attribution
-//!   ("Op ma 3 jan. 2022 om 10:00 schreef ...:") followed by unquoted text, separators such as
+//!   ("Op ma 3 jan. 2022 om 10:00 schreef ...:") followed by unquoted text (at the top of the body, where
+//!   it introduces a reply in an unknown quoting style, only the attribution goes), separators such as
 //!   "-----Original Message-----" / "-----Oorspronkelijk bericht-----" / "Begin forwarded message:", and
 //!   Outlook header blocks ("Van: ... / Verzonden: ...", "From: ... / Sent: ...");
 //! - signatures: the "-- " delimiter and everything after it, PGP signature armour, mobile footers
-//!   ("Verzonden vanaf mijn iPhone", "Sent from my iPhone") and mailing-list footers;
-//! - closings and disclaimers near the end ("Met vriendelijke groet", "Kind regards", "Dit e-mailbericht is
+//!   ("Verzonden vanaf mijn iPhone", "Sent from my iPhone");
+//! - closings, disclaimers and mailing-list or free-mail footers near the end ("Met vriendelijke groet", "Kind regards", "Dit e-mailbericht is
 //!   uitsluitend bestemd voor ..."), with the name and contact lines after them. A closing only counts when
 //!   little text follows it, so that a greeting in the middle of a message does not cut it short.
 //!
@@ -22,7 +25,7 @@ use std::borrow::Cow;
 
 /// At most this many lines of text may follow a closing or disclaimer for it to count as the end of the
 /// message: a name, a job title, a phone number, an address.
-const MAX_LINES_AFTER_CLOSING: usize = 8;
+const MAX_LINES_AFTER_CLOSING: usize = 12;
 
 /// Lines after a disclaimer's first line: disclaimers run long, but the text after them is still boilerplate.
 const MAX_LINES_AFTER_DISCLAIMER: usize = 25;
@@ -50,7 +53,7 @@ const BLOCK_NEXT: [&str; 15] = [
 ];
 
 /// Separator words (lower case, letters only) that open forwarded or original-message history.
-const HISTORY_SEPARATORS: [&str; 12] = [
+const HISTORY_SEPARATORS: [&str; 13] = [
     "originalmessage",
     "oorspronkelijkbericht",
     "origineelbericht",
@@ -63,6 +66,7 @@ const HISTORY_SEPARATORS: [&str; 12] = [
     "messagedorigine",
     "messagetransféré",
     "forwardedby",
+    "forwardedtext",
 ];
 
 /// Endings of attribution lines, compared after lower-casing and removing spaces before the colon.
@@ -98,10 +102,14 @@ const CLIENT_FOOTERS: [&str; 12] = [
 ];
 
 /// Closings (lower case); the line must start with one and be short.
-const CLOSINGS: [&str; 30] = [
+const CLOSINGS: [&str; 34] = [
+    "met vriendelijke groeten",
     "met vriendelijke groet",
+    "vriendelijke groeten",
     "vriendelijke groet",
+    "met hartelijke groeten",
     "met hartelijke groet",
+    "hartelijke groeten",
     "hartelijke groet",
     "met groet",
     "groeten",
@@ -209,7 +217,7 @@ pub fn strip_quoted(body: &str) -> Cow<'_, str> {
     let mut index = 0;
     while index < end {
         let line = lines.get(index);
-        if is_quoted(line) {
+        if is_quoted(line) || is_wrapped_quote(&lines, index) || introduces_quote(&lines, index) {
             mark(&mut keep, index, Keep::Drop);
         } else if let Some(last) = attribution_end(&lines, index) {
             let quote_follows = lines
@@ -221,9 +229,36 @@ pub fn strip_quoted(body: &str) -> Cow<'_, str> {
                 }
                 index = last;
             } else if is_dated_attribution(line) {
-                end = index;
+                // Above the author's text it introduces a reply in a quoting style we do not know
+                // ("--]", "#"): keep that text. Below it, it starts unquoted history (top-posting).
+                let text_before = (0..index)
+                    .any(|i| keep.get(i) == Some(&Keep::Yes) && !lines.get(i).trim().is_empty());
+                if text_before {
+                    end = index;
+                } else {
+                    for i in index..=last {
+                        mark(&mut keep, i, Keep::Drop);
+                    }
+                    index = last;
+                }
             }
-        } else if starts_history(&lines, index) || starts_signature(&lines, index) {
+        } else if starts_history(&lines, index) {
+            // Outlook puts its header block above bottom-posted, interleaved replies too: when quoted lines
+            // follow the block, it introduces a quote like an attribution does.
+            let last = header_block_end(&lines, index);
+            let quote_follows = lines
+                .next_non_blank(last)
+                .is_some_and(|next| is_quoted(lines.get(next)));
+            let first = header_block_start(&lines, index);
+            if quote_follows {
+                for i in first..=last {
+                    mark(&mut keep, i, Keep::Drop);
+                }
+                index = last;
+            } else {
+                end = first;
+            }
+        } else if starts_signature(&lines, index) {
             end = index;
         }
         index += 1;
@@ -238,8 +273,21 @@ fn mark(keep: &mut [Keep], index: usize, value: Keep) {
     }
 }
 
+/// `> text`, `| text`, and the initials quoting of some clients (`BM> text`).
 fn is_quoted(line: &str) -> bool {
-    line.trim_start().starts_with('>')
+    let trimmed = line.trim_start();
+    let initials = trimmed
+        .chars()
+        .take_while(|c| c.is_ascii_alphabetic())
+        .count();
+    if initials == 0 && trimmed.starts_with('|') {
+        return true;
+    }
+    trimmed
+        .get(initials..)
+        .is_some_and(|rest| rest.starts_with('>'))
+        && (initials == 0
+            || (initials <= 4 && trimmed.starts_with(|c: char| c.is_ascii_uppercase())))
 }
 
 fn lower(line: &str) -> String {
@@ -260,6 +308,26 @@ fn drop_pgp_header(lines: &Lines, keep: &mut [Keep]) {
         mark(keep, index, Keep::Drop);
         index += 1;
     }
+}
+
+/// A quoted line that the sender's client wrapped: a few lower-case words between two quoted lines, the
+/// first of them long. A real one-line answer between quotes starts with a capital.
+fn is_wrapped_quote(lines: &Lines, index: usize) -> bool {
+    let Some(above) = index.checked_sub(1) else {
+        return false;
+    };
+    let (previous, line) = (lines.get(above), lines.get(index).trim());
+    is_quoted(previous)
+        && previous.len() >= 60
+        && is_quoted(lines.get(index + 1))
+        && line.starts_with(|c: char| c.is_lowercase())
+        && line.split_whitespace().count() <= 3
+}
+
+/// "Mark joked:", "You asked:": a short line ending in a colon right above a quote.
+fn introduces_quote(lines: &Lines, index: usize) -> bool {
+    let line = lines.get(index).trim_end();
+    line.ends_with(':') && line.len() <= 100 && is_quoted(lines.get(index + 1))
 }
 
 /// If an attribution starts at `index`, the index of its last line (attributions wrap onto a second line
@@ -298,6 +366,46 @@ fn is_dated_attribution(line: &str) -> bool {
 fn starts_history(lines: &Lines, index: usize) -> bool {
     let line = lines.get(index);
     is_history_separator(line) || starts_header_block(lines, index)
+}
+
+/// Header blocks do not always open with the sender ("Date: ... / From: ..."): the first of the header
+/// lines directly above `index`.
+fn header_block_start(lines: &Lines, index: usize) -> usize {
+    let mut first = index;
+    while let Some(above) = first.checked_sub(1) {
+        let is_header =
+            header_name(lines.get(above)).is_some_and(|n| BLOCK_NEXT.contains(&n.as_str()));
+        if !is_header {
+            break;
+        }
+        first = above;
+    }
+    first
+}
+
+/// The last line of the separator and "Name: value" header lines (with wrapped values) starting at `index`.
+fn header_block_end(lines: &Lines, index: usize) -> usize {
+    let mut last = index;
+    let mut seen_header = false;
+    for i in index + 1..lines.len() {
+        let line = lines.get(i);
+        if line.trim().is_empty() {
+            if seen_header {
+                break;
+            }
+            continue;
+        }
+        if is_quoted(line) {
+            break;
+        }
+        let wrapped = seen_header && line.starts_with([' ', '\t']);
+        if header_name(line).is_none() && !wrapped {
+            break;
+        }
+        seen_header = true;
+        last = i;
+    }
+    last
 }
 
 fn is_history_separator(line: &str) -> bool {
@@ -343,7 +451,7 @@ fn starts_signature(lines: &Lines, index: usize) -> bool {
         return true;
     }
     let lowered = lower(line);
-    CLIENT_FOOTERS.iter().any(|f| lowered.starts_with(f)) || is_list_footer(lines, index)
+    CLIENT_FOOTERS.iter().any(|f| lowered.starts_with(f))
 }
 
 /// A rule of underscores or dashes that a list footer names, or a footer phrase line on its own.
@@ -364,19 +472,25 @@ fn is_list_footer(lines: &Lines, index: usize) -> bool {
     LIST_FOOTER_PHRASES.iter().any(|p| next.contains(p))
 }
 
-/// The first closing or disclaimer before `end` that only a short tail follows; `end` if none.
+/// The first closing, disclaimer or list footer before `end` that only a short tail follows; `end` if none.
 fn tail_start(lines: &Lines, keep: &[Keep], end: usize) -> usize {
     let kept_text_after = |index: usize| {
         (index + 1..end)
             .filter(|&i| keep.get(i) == Some(&Keep::Yes) && !lines.get(i).trim().is_empty())
             .count()
     };
-    (0..end)
+    // A closing needs text before it: "Cheers Padraig." at the top is a greeting.
+    let first_text = (0..end)
+        .find(|&i| keep.get(i) == Some(&Keep::Yes) && !lines.get(i).trim().is_empty())
+        .unwrap_or(end);
+    (first_text + 1..end)
         .filter(|&i| keep.get(i) == Some(&Keep::Yes))
         .find(|&i| {
             let line = lines.get(i);
-            (is_closing(line) && kept_text_after(i) <= MAX_LINES_AFTER_CLOSING)
-                || (is_disclaimer(line) && kept_text_after(i) <= MAX_LINES_AFTER_DISCLAIMER)
+            ((is_closing(line) || is_underscore_rule(line))
+                && kept_text_after(i) <= MAX_LINES_AFTER_CLOSING)
+                || ((is_disclaimer(line) || is_list_footer(lines, i))
+                    && kept_text_after(i) <= MAX_LINES_AFTER_DISCLAIMER)
         })
         .unwrap_or(end)
 }
@@ -392,6 +506,12 @@ fn is_closing(line: &str) -> bool {
             rest.chars().next().is_none_or(|c| !c.is_alphabetic())
         })
     })
+}
+
+/// Free-mail providers and list servers put their footer under a rule of underscores.
+fn is_underscore_rule(line: &str) -> bool {
+    let line = line.trim();
+    line.len() >= 20 && line.chars().all(|c| c == '_')
 }
 
 fn is_disclaimer(line: &str) -> bool {
