@@ -13,9 +13,10 @@
 //!   Outlook header blocks ("Van: ... / Verzonden: ...", "From: ... / Sent: ...");
 //! - signatures: the "-- " delimiter and everything after it, PGP signature armour, mobile footers
 //!   ("Verzonden vanaf mijn iPhone", "Sent from my iPhone");
-//! - closings, disclaimers and mailing-list or free-mail footers near the end ("Met vriendelijke groet", "Kind regards", "Dit e-mailbericht is
-//!   uitsluitend bestemd voor ..."), with the name and contact lines after them. A closing only counts when
-//!   little text follows it, so that a greeting in the middle of a message does not cut it short.
+//! - closings, disclaimers and mailing-list or free-mail footers near the end ("Met vriendelijke groet",
+//!   "Kind regards", "Dit e-mailbericht is uitsluitend bestemd voor ..."), with the name and contact lines
+//!   after them. A closing only counts when little text follows it, so that a greeting in the middle of a
+//!   message does not cut it short.
 //!
 //! Blank lines are collapsed and the result is trimmed. The result borrows from the body when only a tail was
 //! cut, and is owned when lines in the middle were removed. It may be empty (a bare forward or a reply that
