@@ -28,6 +28,17 @@ pub const DIRECTIONS: [&str; 2] = ["inbound", "outbound"];
 /// The canonical columns in their output order.
 pub const CANONICAL: [&str; 6] = [ID, CUSTOMER_ID, CHANNEL, TIMESTAMP, DIRECTION, TEXT];
 
+// E-mail columns (`ingest::email`), between the canonical and the provenance columns.
+pub const TEXT_RAW: &str = "text_raw";
+pub const MESSAGE_ID: &str = "message_id";
+pub const IN_REPLY_TO: &str = "in_reply_to";
+pub const REFERENCES: &str = "references";
+pub const CONVERSATION_ID: &str = "conversation_id";
+pub const SUBJECT: &str = "subject";
+pub const FROM: &str = "from";
+pub const TO: &str = "to";
+pub const ATTACHMENTS: &str = "attachments";
+
 // Provenance: where each row came from, so any output row can be traced back to its input.
 pub const SOURCE_FILE: &str = "source_file";
 pub const SOURCE_ROW: &str = "source_row";
@@ -77,6 +88,40 @@ pub fn provenance_fields() -> Vec<Field> {
     vec![
         Field::new(SOURCE_FILE, DataType::Utf8, false),
         Field::new(SOURCE_ROW, DataType::UInt64, false),
+    ]
+}
+
+/// One entry of `attachments`: file name (null when the part has none), MIME type, decoded size in bytes.
+pub fn attachment_fields() -> Fields {
+    Fields::from(vec![
+        Field::new("name", DataType::Utf8, true),
+        Field::new("type", DataType::Utf8, false),
+        Field::new("size", DataType::UInt64, false),
+    ])
+}
+
+/// The e-mail fields, in order, that e-mail ingest puts between the canonical and the provenance fields.
+/// `text_raw` is the whole text body; `text` is that body with quotes, history and signatures stripped.
+pub fn email_fields() -> Vec<Field> {
+    let utf8_list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)));
+    vec![
+        Field::new(TEXT_RAW, DataType::Utf8, false),
+        Field::new(MESSAGE_ID, DataType::Utf8, true),
+        Field::new(IN_REPLY_TO, DataType::Utf8, true),
+        Field::new(REFERENCES, utf8_list(), false),
+        Field::new(CONVERSATION_ID, DataType::Utf8, false),
+        Field::new(SUBJECT, DataType::Utf8, true),
+        Field::new(FROM, DataType::Utf8, true),
+        Field::new(TO, utf8_list(), false),
+        Field::new(
+            ATTACHMENTS,
+            DataType::List(Arc::new(Field::new(
+                "item",
+                DataType::Struct(attachment_fields()),
+                false,
+            ))),
+            false,
+        ),
     ]
 }
 

@@ -18,6 +18,7 @@
 mod canonical;
 mod csv;
 mod discover;
+pub mod email;
 mod jsonl;
 mod layout;
 mod mapping;
