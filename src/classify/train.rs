@@ -508,12 +508,12 @@ fn accuracy_and_nll(logits: &[Vec<f32>], gold: &[usize], temperature: f32) -> (f
     )
 }
 
-/// The temperature minimising validation NLL: golden-section search over log T in [0.05, 20] (NLL is
+/// The temperature minimising validation NLL: golden-section search over log T in [0.01, 20] (NLL is
 /// unimodal in T for fixed logits).
 fn fit_temperature(logits: &[Vec<f32>], gold: &[usize]) -> f32 {
     let nll = |log_t: f64| accuracy_and_nll(logits, gold, log_t.exp() as f32).1;
     let ratio = (5f64.sqrt() - 1.0) / 2.0;
-    let (mut lo, mut hi) = (0.05f64.ln(), 20f64.ln());
+    let (mut lo, mut hi) = (0.01f64.ln(), 20f64.ln());
     let mut a = hi - ratio * (hi - lo);
     let mut b = lo + ratio * (hi - lo);
     let (mut fa, mut fb) = (nll(a), nll(b));
