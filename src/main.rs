@@ -7,6 +7,11 @@ use std::process::ExitCode;
 
 use clap::{Args, Parser, Subcommand, ValueEnum};
 use touchpoint::bench::{self, Workload};
+use touchpoint::classify::cache;
+use touchpoint::classify::evaluate::{self, Classifier, EvalRequest};
+use touchpoint::classify::labelled::{LabelledColumns, LabelledData};
+use touchpoint::classify::split::{stratified_split, write_rows_csv};
+use touchpoint::classify::train::{self, ThresholdTarget, TrainOptions, TrainRequest};
 use touchpoint::model::{store, Precision};
 use touchpoint::pipeline::runner::{self, EnrichOptions};
 use touchpoint::pipeline::Pipeline;
@@ -48,6 +53,122 @@ enum Command {
     Pipeline(PipelineCommand),
     /// Measure encoder throughput (texts/s, real tokens/s, peak memory) on real texts.
     Bench(BenchArgs),
+    /// Train a contact-reason head on labelled data: writes OUT/head.safetensors and OUT/head.json.
+    Train(TrainArgs),
+    /// Score a trained head or a zero-shot pipeline on labelled data.
+    Eval(EvalArgs),
+    /// Split labelled data into two CSV files, stratified by label, reproducibly.
+    Split(SplitArgs),
+}
+
+#[derive(Args)]
+struct LabelledColumnArgs {
+    /// The column holding the text.
+    #[arg(long, default_value = "text")]
+    text_column: String,
+    /// The column holding the gold label.
+    #[arg(long, default_value = "label")]
+    label_column: String,
+}
+
+impl LabelledColumnArgs {
+    fn columns(&self) -> LabelledColumns {
+        LabelledColumns {
+            text: self.text_column.clone(),
+            label: self.label_column.clone(),
+            ..LabelledColumns::default()
+        }
+    }
+}
+
+#[derive(Args)]
+struct TrainArgs {
+    /// Labelled data (CSV, JSON Lines or Parquet) with a text and a label column.
+    #[arg(long)]
+    data: PathBuf,
+    /// Output folder for the head.
+    #[arg(long, short)]
+    out: PathBuf,
+    #[command(flatten)]
+    columns: LabelledColumnArgs,
+    /// Map labels onto this pipeline's contact reasons (by id or name) and add its example utterances.
+    #[arg(long, short)]
+    pipeline: Option<PathBuf>,
+    /// Rows with this label are out of scope: no class; the `unknown` threshold is chosen to catch them.
+    #[arg(long)]
+    oos_label: Option<String>,
+    /// With --oos-label: the share of out-of-scope validation rows that must end up `unknown`.
+    #[arg(long, default_value_t = 0.8)]
+    oos_recall: f64,
+    /// Without --oos-label: the precision the answered validation rows must reach.
+    #[arg(long, default_value_t = 0.9)]
+    target_precision: f64,
+    /// Seed of the validation split and the training order.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Share of each label's rows held back for early stopping and calibration.
+    #[arg(long, default_value_t = 0.15)]
+    validation_fraction: f64,
+    #[arg(long, default_value_t = TrainOptions::default().learning_rate)]
+    learning_rate: f64,
+    #[arg(long, default_value_t = TrainOptions::default().weight_decay)]
+    weight_decay: f64,
+    #[arg(long, default_value_t = TrainOptions::default().max_epochs)]
+    max_epochs: usize,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    model: ModelOptions,
+}
+
+#[derive(Args)]
+struct EvalArgs {
+    /// Labelled data (CSV, JSON Lines or Parquet); a `category` column adds a roll-up.
+    #[arg(long)]
+    data: PathBuf,
+    /// A head folder written by `touchpoint train`.
+    #[arg(
+        long,
+        conflicts_with = "pipeline",
+        required_unless_present = "pipeline"
+    )]
+    head: Option<PathBuf>,
+    /// A pipeline file, classified zero-shot.
+    #[arg(long, short)]
+    pipeline: Option<PathBuf>,
+    #[command(flatten)]
+    columns: LabelledColumnArgs,
+    /// Gold label of out-of-scope rows: `unknown` is the right answer for them.
+    #[arg(long)]
+    oos_label: Option<String>,
+    /// Print one JSON object instead of a table.
+    #[arg(long)]
+    json: bool,
+    /// Do not read or write the embedding cache.
+    #[arg(long)]
+    no_cache: bool,
+    #[command(flatten)]
+    model: ModelOptions,
+}
+
+#[derive(Args)]
+struct SplitArgs {
+    /// Labelled data (CSV, JSON Lines or Parquet).
+    #[arg(long)]
+    data: PathBuf,
+    /// CSV file for the first part (`--fraction` of each label's rows).
+    #[arg(long)]
+    train: PathBuf,
+    /// CSV file for the rest.
+    #[arg(long)]
+    test: PathBuf,
+    #[arg(long, default_value_t = 0.8)]
+    fraction: f64,
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    #[command(flatten)]
+    columns: LabelledColumnArgs,
 }
 
 #[derive(Args)]
@@ -218,6 +339,9 @@ fn run(cli: Cli) -> Result<()> {
             Ok(())
         }
         Command::Bench(args) => bench_command(args),
+        Command::Train(args) => train_command(args),
+        Command::Eval(args) => eval_command(args),
+        Command::Split(args) => split_command(args),
     }
 }
 
@@ -299,6 +423,105 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     } else {
         print!("{}", bench::table(&results));
     }
+    Ok(())
+}
+
+fn cache_dir(disabled: bool) -> Option<PathBuf> {
+    (!disabled).then(cache::default_dir)
+}
+
+fn train_command(args: TrainArgs) -> Result<()> {
+    if !(0.0..1.0).contains(&args.validation_fraction) || args.validation_fraction == 0.0 {
+        return Err(Error::Usage(
+            "--validation-fraction must be between 0 and 1".to_string(),
+        ));
+    }
+    let target = match &args.oos_label {
+        Some(_) => ThresholdTarget::OosRecall(args.oos_recall),
+        None => ThresholdTarget::AnsweredPrecision(args.target_precision),
+    };
+    let request = TrainRequest {
+        data: args.data,
+        columns: args.columns.columns(),
+        out: args.out.clone(),
+        pipeline: args.pipeline,
+        precision: precision(&args.model),
+        model: args.model.model,
+        offline: args.model.offline,
+        token_budget: args.model.token_budget,
+        cache_dir: cache_dir(args.no_cache),
+        options: TrainOptions {
+            seed: args.seed,
+            validation_fraction: args.validation_fraction,
+            max_epochs: args.max_epochs,
+            learning_rate: args.learning_rate,
+            weight_decay: args.weight_decay,
+            target,
+            oos_label: args.oos_label,
+            ..TrainOptions::default()
+        },
+    };
+    let head = train::train(&request)?;
+    let v = &head.meta().validation;
+    println!(
+        "{}: {} labels; validation accuracy {:.4} (all rows answered), macro-F1 {:.4}, coverage {:.4} at threshold {:.3}",
+        args.out.display(),
+        head.labels().len(),
+        v.accuracy_all_answered,
+        v.macro_f1,
+        v.coverage,
+        head.meta().unknown_below
+    );
+    Ok(())
+}
+
+fn eval_command(args: EvalArgs) -> Result<()> {
+    let classifier = match (args.head, args.pipeline) {
+        (Some(head), _) => Classifier::Head(head),
+        (None, Some(pipeline)) => Classifier::Pipeline(pipeline),
+        (None, None) => return Err(Error::Usage("give --head or --pipeline".to_string())),
+    };
+    let request = EvalRequest {
+        data: args.data,
+        columns: args.columns.columns(),
+        classifier,
+        precision: precision(&args.model),
+        model: args.model.model,
+        offline: args.model.offline,
+        token_budget: args.model.token_budget,
+        cache_dir: cache_dir(args.no_cache),
+        oos_label: args.oos_label,
+    };
+    let evaluation = evaluate::evaluate(&request)?;
+    if args.json {
+        println!(
+            "{}",
+            serde_json::to_string(&evaluation).map_err(|e| Error::Usage(e.to_string()))?
+        );
+    } else {
+        println!("{} on {}", evaluation.classifier, evaluation.data);
+        print!("{}", evaluation.report.to_text());
+        if let Some(categories) = &evaluation.categories {
+            println!("\nby category");
+            print!("{}", categories.to_text());
+        }
+    }
+    Ok(())
+}
+
+fn split_command(args: SplitArgs) -> Result<()> {
+    if !(0.0..=1.0).contains(&args.fraction) {
+        return Err(Error::Usage(
+            "--fraction must be between 0 and 1".to_string(),
+        ));
+    }
+    let columns = args.columns.columns();
+    let data = LabelledData::read(&args.data, &columns)?;
+    let split = stratified_split(&data.labels, args.fraction, args.seed);
+    write_rows_csv(&data, &columns.text, &split.first, &args.train)?;
+    write_rows_csv(&data, &columns.text, &split.second, &args.test)?;
+    println!("{}: {} rows", args.train.display(), split.first.len());
+    println!("{}: {} rows", args.test.display(), split.second.len());
     Ok(())
 }
 

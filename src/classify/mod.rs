@@ -1,7 +1,19 @@
 //! Heads on sentence embeddings. Every head reads the same embeddings, computed once per text by `model`.
 //!
 //! - `zero_shot`: contact reasons by similarity to the pipeline's own descriptions and examples.
+//! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files.
+//! - `train`: fitting a linear head on labelled data; `cache`: embeddings of training texts on disk.
+//! - `labelled`: labelled data files; `split`: reproducible stratified splits.
+//! - `metrics`: accuracy, macro-F1, per-label and out-of-scope figures; `evaluate`: the `eval` command.
 
+pub mod cache;
+pub mod evaluate;
+pub mod labelled;
+pub mod linear;
+pub mod metrics;
+pub mod split;
+pub mod train;
 pub mod zero_shot;
 
+pub use linear::LinearHead;
 pub use zero_shot::{ReasonColumns, ZeroShot};

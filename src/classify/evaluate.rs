@@ -1,0 +1,158 @@
+//! `touchpoint eval`: scores a trained head or a zero-shot pipeline on a labelled file.
+//!
+//! Contract: the file is read like training data (`LabelledData`), embedded with the classifier's own
+//! model and prefix (through the embedding cache), classified, and compared with the gold labels
+//! (`metrics::Report`). A head is only run on the model it was trained on (its sha256 must match the
+//! resolved model's). With a `category` column, a second report rolls labels up to categories: each label
+//! counts as the category most of its gold rows carry, and `unknown` stays `unknown`.
+
+use std::collections::{BTreeMap, HashMap};
+use std::path::PathBuf;
+
+use serde::Serialize;
+
+use super::cache;
+use super::labelled::{LabelledColumns, LabelledData};
+use super::linear::LinearHead;
+use super::metrics::Report;
+use super::zero_shot::{predicted_labels, ZeroShot};
+use crate::error::{Error, Result};
+use crate::model::{store, Encoder, Precision};
+use crate::pipeline::Pipeline;
+use crate::schema;
+
+/// What is evaluated.
+#[derive(Debug, Clone)]
+pub enum Classifier {
+    /// A folder written by `touchpoint train`.
+    Head(PathBuf),
+    /// A pipeline file, classified zero-shot.
+    Pipeline(PathBuf),
+}
+
+#[derive(Debug, Clone)]
+pub struct EvalRequest {
+    pub data: PathBuf,
+    pub columns: LabelledColumns,
+    pub classifier: Classifier,
+    /// Overrides a pipeline's model (a head always uses its own).
+    pub model: Option<String>,
+    pub offline: bool,
+    pub precision: Precision,
+    pub token_budget: usize,
+    pub cache_dir: Option<PathBuf>,
+    pub oos_label: Option<String>,
+}
+
+/// The result of `eval`: the label report, and the category roll-up when the file has categories.
+#[derive(Debug, Clone, Serialize)]
+pub struct Evaluation {
+    #[serde(flatten)]
+    pub report: Report,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub categories: Option<Report>,
+    pub classifier: String,
+    pub data: String,
+}
+
+pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
+    let data = LabelledData::read(&request.data, &request.columns)?;
+    let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
+    let cache_dir = request.cache_dir.as_deref();
+    let budget = request.token_budget.max(1);
+    let (predicted, classifier) = match &request.classifier {
+        Classifier::Head(dir) => {
+            let head = LinearHead::load(dir)?;
+            let meta = head.meta();
+            let location =
+                store::resolve(&meta.model.id, request.offline, &mut |m| log::info!("{m}"))?;
+            if location.sha256 != meta.model.sha256 {
+                return Err(Error::model(format!(
+                    "{}: the head was trained on model {} with sha256 {}, but {} resolves to sha256 {}",
+                    dir.display(),
+                    meta.model.id,
+                    meta.model.sha256,
+                    location.id,
+                    location.sha256
+                )));
+            }
+            let encoder = Encoder::load(location, request.precision, Some(meta.model.max_tokens))?;
+            let embeddings = cache::embed_cached(
+                &encoder,
+                &texts,
+                &meta.model.query_prefix,
+                budget,
+                cache_dir,
+            )?;
+            (
+                head.predicted_labels(&embeddings)?,
+                format!("head {}", dir.display()),
+            )
+        }
+        Classifier::Pipeline(path) => {
+            let pipeline = Pipeline::load(path)?;
+            let spec = request
+                .model
+                .clone()
+                .unwrap_or_else(|| pipeline.model.encoder.clone());
+            let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
+            let encoder =
+                Encoder::load(location, request.precision, Some(pipeline.model.max_tokens))?;
+            let zero_shot = ZeroShot::build(&pipeline, &encoder, cache_dir, budget)?;
+            let embeddings = cache::embed_cached(
+                &encoder,
+                &texts,
+                &pipeline.model.query_prefix,
+                budget,
+                cache_dir,
+            )?;
+            (
+                predicted_labels(&zero_shot.classify(&embeddings)),
+                format!("zero-shot pipeline {}", path.display()),
+            )
+        }
+    };
+    let oos = request.oos_label.as_deref();
+    let report = Report::compute(&data.labels, &predicted, oos);
+    let categories = data
+        .categories
+        .as_ref()
+        .map(|categories| category_report(&data.labels, categories, &predicted));
+    Ok(Evaluation {
+        report,
+        categories,
+        classifier,
+        data: request.data.display().to_string(),
+    })
+}
+
+/// Labels rolled up to categories (see the module docs).
+pub fn category_report(gold: &[String], categories: &[String], predicted: &[String]) -> Report {
+    let mut votes: HashMap<&str, BTreeMap<&str, usize>> = HashMap::new();
+    for (label, category) in gold.iter().zip(categories) {
+        *votes
+            .entry(label.as_str())
+            .or_default()
+            .entry(category.as_str())
+            .or_default() += 1;
+    }
+    let category_of: HashMap<&str, &str> = votes
+        .iter()
+        .filter_map(|(label, counts)| {
+            // Most rows win; ties go to the first category in name order, so the roll-up is stable.
+            let best = counts
+                .iter()
+                .max_by(|a, b| a.1.cmp(b.1).then(b.0.cmp(a.0)))?;
+            Some((*label, *best.0))
+        })
+        .collect();
+    let roll_up = |label: &str| -> String {
+        if label == schema::UNKNOWN_REASON {
+            return label.to_string();
+        }
+        category_of.get(label).copied().unwrap_or(label).to_string()
+    };
+    let gold: Vec<String> = categories.to_vec();
+    let predicted: Vec<String> = predicted.iter().map(|p| roll_up(p)).collect();
+    Report::compute(&gold, &predicted, None)
+}

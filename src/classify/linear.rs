@@ -1,0 +1,301 @@
+//! A trained linear softmax head on sentence embeddings, and its two files.
+//!
+//! Contract: a head maps an L2-normalised embedding `x` to logits `W x + b`, one per label; the calibrated
+//! probabilities are `softmax(logits / temperature)`. The answer is the most probable label, or `unknown`
+//! when that probability is under `unknown_below` (ties go to the label listed first). A head lives in a
+//! folder as `head.safetensors` (`weight` `[labels, dim]` and `bias` `[labels]`, f32) and `head.json`
+//! (`HeadMeta`: labels, temperature, threshold, the model it was trained on, training provenance and
+//! validation figures). `save` then `load` gives a head with bit-identical weights and so identical
+//! predictions. Loading checks that the two files agree; a head is only valid for the model whose sha256
+//! it records, which callers check against the encoder they load.
+
+use std::collections::{BTreeMap, HashMap};
+use std::fs;
+use std::path::{Path, PathBuf};
+
+use candle_core::{Device, Tensor};
+use rayon::prelude::*;
+use serde::{Deserialize, Serialize};
+
+use crate::error::{Error, IoContext, Result};
+use crate::model::Embeddings;
+use crate::schema;
+
+pub const WEIGHTS_FILE: &str = "head.safetensors";
+pub const META_FILE: &str = "head.json";
+/// Bumped when the meaning of the files changes.
+pub const HEAD_FORMAT: u32 = 1;
+
+/// The encoder a head was trained on; its embeddings are the head's input.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadModel {
+    pub id: String,
+    pub sha256: String,
+    pub query_prefix: String,
+    pub max_tokens: usize,
+}
+
+/// Where the training data came from and how the head was trained.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TrainingProvenance {
+    pub data: String,
+    pub data_sha256: String,
+    pub rows: usize,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+    /// Rows added from the pipeline's example utterances (training part only).
+    pub pipeline_examples: usize,
+    pub pipeline: Option<String>,
+    pub pipeline_sha256: Option<String>,
+    pub oos_label: Option<String>,
+    pub seed: u64,
+    pub epochs: usize,
+    pub learning_rate: f64,
+    pub weight_decay: f64,
+}
+
+/// Figures on the held-back validation part, at the chosen threshold unless named otherwise.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ValidationFigures {
+    pub rows: usize,
+    /// Accuracy when every row is answered (no threshold).
+    pub accuracy_all_answered: f64,
+    pub accuracy: f64,
+    pub macro_f1: f64,
+    pub coverage: f64,
+    /// Precision on the rows answered at the threshold.
+    pub answered_precision: f64,
+    /// Mean negative log-likelihood of the in-scope rows with the fitted temperature.
+    pub nll: f64,
+    pub in_scope_accuracy: Option<f64>,
+    pub oos_recall: Option<f64>,
+    pub oos_precision: Option<f64>,
+}
+
+/// `head.json`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct HeadMeta {
+    pub format: u32,
+    pub touchpoint_version: String,
+    pub labels: Vec<String>,
+    /// Lifecycle phase per label, when trained against a pipeline.
+    #[serde(default)]
+    pub phases: BTreeMap<String, String>,
+    pub temperature: f32,
+    /// Calibrated max-probability under which the answer is `unknown`.
+    pub unknown_below: f32,
+    /// How `unknown_below` was chosen, in words.
+    pub threshold_rule: String,
+    pub model: HeadModel,
+    pub training: TrainingProvenance,
+    pub validation: ValidationFigures,
+}
+
+/// One row's answer.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub struct Prediction {
+    /// The most probable label's index.
+    pub best: usize,
+    /// Its calibrated probability.
+    pub probability: f32,
+    /// `best` when `probability >= unknown_below`, else `None` (unknown).
+    pub answer: Option<usize>,
+}
+
+/// Weights and metadata of a trained head.
+#[derive(Debug, Clone)]
+pub struct LinearHead {
+    meta: HeadMeta,
+    dim: usize,
+    /// Row-major `[labels, dim]`.
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+}
+
+impl LinearHead {
+    /// A head from its parts; the shapes must agree with `meta.labels`.
+    pub fn new(meta: HeadMeta, dim: usize, weight: Vec<f32>, bias: Vec<f32>) -> Result<Self> {
+        let k = meta.labels.len();
+        if k == 0 || dim == 0 || weight.len() != k * dim || bias.len() != k {
+            return Err(Error::model(format!(
+                "head shapes disagree: {k} labels, dim {dim}, {} weights, {} biases",
+                weight.len(),
+                bias.len()
+            )));
+        }
+        if !(meta.temperature.is_finite() && meta.temperature > 0.0) {
+            return Err(Error::model(format!(
+                "head temperature must be positive, got {}",
+                meta.temperature
+            )));
+        }
+        Ok(LinearHead {
+            meta,
+            dim,
+            weight,
+            bias,
+        })
+    }
+
+    pub fn meta(&self) -> &HeadMeta {
+        &self.meta
+    }
+
+    pub fn labels(&self) -> &[String] {
+        &self.meta.labels
+    }
+
+    pub fn dim(&self) -> usize {
+        self.dim
+    }
+
+    /// Uncalibrated logits of one embedding.
+    pub fn logits(&self, x: &[f32]) -> Vec<f32> {
+        self.weight
+            .chunks_exact(self.dim)
+            .zip(&self.bias)
+            .map(|(w, b)| w.iter().zip(x).map(|(p, q)| p * q).sum::<f32>() + b)
+            .collect()
+    }
+
+    /// Calibrated probabilities of one embedding.
+    pub fn probabilities(&self, x: &[f32]) -> Vec<f32> {
+        softmax(&self.logits(x), self.meta.temperature)
+    }
+
+    /// The answer for every row of `embeddings`. An embedding of another width is an error.
+    pub fn predict(&self, embeddings: &Embeddings) -> Result<Vec<Prediction>> {
+        if embeddings.dim != self.dim && !embeddings.is_empty() {
+            return Err(Error::model(format!(
+                "the head expects {}-dimensional embeddings, got {} (was it trained on another model?)",
+                self.dim, embeddings.dim
+            )));
+        }
+        Ok((0..embeddings.len())
+            .into_par_iter()
+            .map(|row| {
+                let p = self.probabilities(embeddings.row(row));
+                let (best, probability) = argmax(&p);
+                Prediction {
+                    best,
+                    probability,
+                    answer: (probability >= self.meta.unknown_below).then_some(best),
+                }
+            })
+            .collect())
+    }
+
+    /// The answered label per row, `unknown` where the head abstains.
+    pub fn predicted_labels(&self, embeddings: &Embeddings) -> Result<Vec<String>> {
+        Ok(self
+            .predict(embeddings)?
+            .into_iter()
+            .map(|p| match p.answer.and_then(|i| self.meta.labels.get(i)) {
+                Some(label) => label.clone(),
+                None => schema::UNKNOWN_REASON.to_string(),
+            })
+            .collect())
+    }
+
+    /// Writes `head.safetensors` and `head.json` into `dir` (created when missing).
+    pub fn save(&self, dir: &Path) -> Result<()> {
+        fs::create_dir_all(dir).at(dir)?;
+        let k = self.meta.labels.len();
+        let tensors: HashMap<String, Tensor> = HashMap::from([
+            (
+                "weight".to_string(),
+                Tensor::from_slice(&self.weight, (k, self.dim), &Device::Cpu)?,
+            ),
+            (
+                "bias".to_string(),
+                Tensor::from_slice(&self.bias, k, &Device::Cpu)?,
+            ),
+        ]);
+        let weights_path = dir.join(WEIGHTS_FILE);
+        let tmp = temporary(&weights_path);
+        candle_core::safetensors::save(&tensors, &tmp)?;
+        fs::rename(&tmp, &weights_path).at(&weights_path)?;
+        let meta_path = dir.join(META_FILE);
+        let json = serde_json::to_string_pretty(&self.meta)
+            .map_err(|e| Error::model(format!("{}: {e}", meta_path.display())))?;
+        let tmp = temporary(&meta_path);
+        fs::write(&tmp, json + "\n").at(&tmp)?;
+        fs::rename(&tmp, &meta_path).at(&meta_path)
+    }
+
+    /// Reads a head written by `save`.
+    pub fn load(dir: &Path) -> Result<LinearHead> {
+        let meta_path = dir.join(META_FILE);
+        let text = fs::read_to_string(&meta_path).at(&meta_path)?;
+        let meta: HeadMeta = serde_json::from_str(&text)
+            .map_err(|e| Error::model(format!("{}: {e}", meta_path.display())))?;
+        if meta.format != HEAD_FORMAT {
+            return Err(Error::model(format!(
+                "{}: head format {} is not supported (this touchpoint reads format {HEAD_FORMAT})",
+                meta_path.display(),
+                meta.format
+            )));
+        }
+        let weights_path = dir.join(WEIGHTS_FILE);
+        if !weights_path.is_file() {
+            return Err(Error::model(format!(
+                "{}: missing (a head folder holds {WEIGHTS_FILE} and {META_FILE})",
+                weights_path.display()
+            )));
+        }
+        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
+            .map_err(|e| Error::model(format!("{}: {e}", weights_path.display())))?;
+        let read = |name: &str| -> Result<Tensor> {
+            tensors.get(name).cloned().ok_or_else(|| {
+                Error::model(format!("{}: no tensor '{name}'", weights_path.display()))
+            })
+        };
+        let weight = read("weight")?;
+        let (k, dim) = weight
+            .dims2()
+            .map_err(|e| Error::model(format!("{}: weight: {e}", weights_path.display())))?;
+        if k != meta.labels.len() {
+            return Err(Error::model(format!(
+                "{}: {k} weight rows but {} labels in {META_FILE}",
+                weights_path.display(),
+                meta.labels.len()
+            )));
+        }
+        let weight = weight.flatten_all()?.to_vec1::<f32>()?;
+        let bias = read("bias")?.flatten_all()?.to_vec1::<f32>()?;
+        LinearHead::new(meta, dim, weight, bias)
+            .map_err(|e| Error::model(format!("{}: {e}", dir.display())))
+    }
+}
+
+/// `softmax(logits / temperature)`, computed stably.
+pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
+    let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
+    let exp: Vec<f32> = logits
+        .iter()
+        .map(|&l| ((l - max) / temperature).exp())
+        .collect();
+    let sum: f32 = exp.iter().sum();
+    exp.into_iter().map(|e| e / sum).collect()
+}
+
+/// Index and value of the largest entry; the first one wins ties.
+pub fn argmax(values: &[f32]) -> (usize, f32) {
+    values
+        .iter()
+        .copied()
+        .enumerate()
+        .fold((0, f32::NEG_INFINITY), |best, (i, v)| {
+            if v > best.1 {
+                (i, v)
+            } else {
+                best
+            }
+        })
+}
+
+fn temporary(path: &Path) -> PathBuf {
+    let mut name = path.as_os_str().to_owned();
+    name.push(format!(".{}.tmp", std::process::id()));
+    PathBuf::from(name)
+}

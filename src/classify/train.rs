@@ -1,0 +1,774 @@
+//! Training a `LinearHead` on frozen embeddings: the optimisation (`fit`) and the whole `train` command
+//! (`train`: read labelled data, optionally map it onto a pipeline, embed through the cache, fit, save).
+//!
+//! Contract of `fit`: rows are split into a training and a held-back validation part, stratified by label
+//! with a fixed seed (rows flagged `train_only`, such as a pipeline's example utterances, always train).
+//! Features are standardised with the training part's mean and spread (folded back into the weights at
+//! the end, so the saved head reads raw embeddings). A softmax layer (candle-nn `Linear`, zero-initialised)
+//! is trained with AdamW on class-balanced cross-entropy (each label weighs as much as any other), in
+//! shuffled mini-batches, keeping the epoch with the best validation accuracy (lower validation loss breaks
+//! ties) and stopping after `patience` epochs without improvement. One temperature is then fitted on the
+//! validation negative log-likelihood, and the `unknown` threshold on the calibrated max-probability is
+//! chosen on the validation part for the `ThresholdTarget`. Rows with the oos label never form a class:
+//! they only inform the threshold. The same data, options and seed give the same head.
+//!
+//! Why weak regularisation: e5 embeddings of different intents sit close together (cosines of 0.7-0.9),
+//! so the decision boundaries need large weights; strong weight decay costs accuracy (sklearn logistic
+//! regression on Banking77: 92.3% at C=100, 83.3% at C=1). Early stopping on validation does the rest.
+
+use std::collections::{BTreeMap, BTreeSet};
+use std::path::{Path, PathBuf};
+
+use candle_core::{DType, Device, Module, Tensor, Var};
+use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW};
+
+use super::cache;
+use super::labelled::{LabelledColumns, LabelledData};
+use super::linear::{
+    argmax, softmax, HeadMeta, HeadModel, LinearHead, TrainingProvenance, ValidationFigures,
+    HEAD_FORMAT,
+};
+use super::metrics::Report;
+use super::split::{stratified_split, SplitMix64};
+use crate::error::{Error, Result};
+use crate::model::{store, Embeddings, Encoder, Precision};
+use crate::pipeline::Pipeline;
+use crate::schema;
+
+/// How the `unknown` threshold is chosen on the validation part.
+#[derive(Debug, Clone, PartialEq)]
+pub enum ThresholdTarget {
+    /// The lowest threshold whose answered rows reach this precision (most coverage at that precision).
+    AnsweredPrecision(f64),
+    /// The lowest threshold that sends at least this share of the oos rows to `unknown` (best in-scope
+    /// accuracy at that out-of-scope recall). Needs oos rows in the validation part.
+    OosRecall(f64),
+}
+
+/// Knobs of `fit`. The defaults were chosen on Banking77 (see the module docs).
+#[derive(Debug, Clone)]
+pub struct TrainOptions {
+    pub seed: u64,
+    /// Share of each label's rows held back for early stopping and calibration.
+    pub validation_fraction: f64,
+    pub max_epochs: usize,
+    pub patience: usize,
+    pub batch_size: usize,
+    pub learning_rate: f64,
+    /// AdamW's decoupled weight decay; small on purpose.
+    pub weight_decay: f64,
+    pub target: ThresholdTarget,
+    /// After early stopping, train again on training and validation rows for the chosen number of epochs.
+    pub refit: bool,
+    /// Rows with this gold label are out of scope: no class, used to choose the threshold.
+    pub oos_label: Option<String>,
+}
+
+impl Default for TrainOptions {
+    fn default() -> Self {
+        TrainOptions {
+            seed: 42,
+            validation_fraction: 0.15,
+            max_epochs: 200,
+            patience: 15,
+            batch_size: 256,
+            learning_rate: 1e-3,
+            weight_decay: 1e-4,
+            target: ThresholdTarget::AnsweredPrecision(0.9),
+            refit: true,
+            oos_label: None,
+        }
+    }
+}
+
+/// What `fit` learned, before it is given metadata.
+#[derive(Debug, Clone)]
+pub struct Fitted {
+    pub labels: Vec<String>,
+    pub dim: usize,
+    pub weight: Vec<f32>,
+    pub bias: Vec<f32>,
+    pub temperature: f32,
+    pub unknown_below: f32,
+    pub threshold_rule: String,
+    pub validation: ValidationFigures,
+    pub epochs: usize,
+    pub train_rows: usize,
+    pub validation_rows: usize,
+}
+
+/// Trains a head on `embeddings` (one row per label). See the module docs.
+pub fn fit(
+    embeddings: &Embeddings,
+    labels: &[String],
+    train_only: &[bool],
+    options: &TrainOptions,
+) -> Result<Fitted> {
+    let n = embeddings.len();
+    if labels.len() != n || train_only.len() != n {
+        return Err(Error::Usage(format!(
+            "fit: {n} embeddings, {} labels, {} train-only flags",
+            labels.len(),
+            train_only.len()
+        )));
+    }
+    let dim = embeddings.dim;
+    let oos = options.oos_label.as_deref();
+    let classes: Vec<String> = labels
+        .iter()
+        .filter(|l| Some(l.as_str()) != oos)
+        .cloned()
+        .collect::<BTreeSet<_>>()
+        .into_iter()
+        .collect();
+    if classes.len() < 2 {
+        return Err(Error::Usage(format!(
+            "training needs at least two labels, found {}",
+            classes.len()
+        )));
+    }
+    let class_of: BTreeMap<&str, usize> = classes
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+
+    // Split the data rows; train-only rows join the training part afterwards.
+    let data_rows: Vec<usize> = (0..n).filter(|&i| !train_only[i]).collect();
+    let data_labels: Vec<&str> = data_rows.iter().map(|&i| labels[i].as_str()).collect();
+    let split = stratified_split(
+        &data_labels,
+        1.0 - options.validation_fraction,
+        options.seed,
+    );
+    let mut train: Vec<usize> = split.first.iter().map(|&j| data_rows[j]).collect();
+    train.extend((0..n).filter(|&i| train_only[i]));
+    train.retain(|&i| Some(labels[i].as_str()) != oos);
+    let validation: Vec<usize> = split.second.iter().map(|&j| data_rows[j]).collect();
+    let validation_in_scope: Vec<usize> = validation
+        .iter()
+        .copied()
+        .filter(|&i| Some(labels[i].as_str()) != oos)
+        .collect();
+    if validation_in_scope.is_empty() {
+        return Err(Error::Usage(
+            "no rows left for validation: give each label at least two examples".to_string(),
+        ));
+    }
+    log::info!(
+        "training on {} rows, validating on {} rows, {} labels",
+        train.len(),
+        validation.len(),
+        classes.len()
+    );
+
+    let (mean, spread) = feature_stats(embeddings, &train);
+    let standardised = |rows: &[usize]| -> Vec<f32> {
+        let mut out = Vec::with_capacity(rows.len() * dim);
+        for &i in rows {
+            let x = embeddings.row(i);
+            out.extend((0..dim).map(|j| (x[j] - mean[j]) / spread[j]));
+        }
+        out
+    };
+    let device = Device::Cpu;
+    let class_index = |i: usize| class_of.get(labels[i].as_str()).copied().unwrap_or(0);
+    let examples = |rows: &[usize]| -> Result<Examples> {
+        Examples::new(
+            standardised(rows),
+            rows.iter().map(|&i| class_index(i)).collect(),
+            classes.len(),
+            dim,
+            &device,
+        )
+    };
+    let x_val = Tensor::from_vec(
+        standardised(&validation_in_scope),
+        (validation_in_scope.len(), dim),
+        &device,
+    )?;
+    let y_val: Vec<usize> = validation_in_scope
+        .iter()
+        .map(|&i| class_index(i))
+        .collect();
+    let first = train_layer(
+        &examples(&train)?,
+        options,
+        Stop::Validation {
+            x: &x_val,
+            gold: &y_val,
+        },
+    )?;
+    log::info!(
+        "best epoch {} of {}: validation accuracy {:.4}",
+        first.epoch,
+        first.epochs_run,
+        first.validation_accuracy
+    );
+    // Temperature and threshold come from the model that did not see the validation rows.
+    let (mut weight, mut bias) = (first.weight.clone(), first.bias.clone());
+    fold_standardisation(&mut weight, &mut bias, &mean, &spread);
+    let raw_logits = |weight: &[f32], bias: &[f32], rows: &[usize]| -> Vec<Vec<f32>> {
+        rows.iter()
+            .map(|&i| {
+                let x = embeddings.row(i);
+                weight
+                    .chunks_exact(dim)
+                    .zip(bias)
+                    .map(|(w, b)| w.iter().zip(x).map(|(p, q)| p * q).sum::<f32>() + b)
+                    .collect()
+            })
+            .collect()
+    };
+    let temperature = fit_temperature(&raw_logits(&weight, &bias, &validation_in_scope), &y_val);
+    let (_, nll) = accuracy_and_nll(
+        &raw_logits(&weight, &bias, &validation_in_scope),
+        &y_val,
+        temperature,
+    );
+    log::info!("temperature {temperature:.3} (validation loss {nll:.4})");
+    let answers: Vec<(usize, f32)> = raw_logits(&weight, &bias, &validation)
+        .iter()
+        .map(|l| argmax(&softmax(l, temperature)))
+        .collect();
+    let gold: Vec<&str> = validation.iter().map(|&i| labels[i].as_str()).collect();
+    let (unknown_below, threshold_rule) =
+        choose_threshold(&answers, &gold, &classes, oos, &options.target)?;
+    let predicted = |threshold: f32| -> Vec<String> {
+        answers
+            .iter()
+            .map(|&(c, p)| {
+                if p >= threshold {
+                    classes[c].clone()
+                } else {
+                    schema::UNKNOWN_REASON.to_string()
+                }
+            })
+            .collect()
+    };
+    let all_answered = Report::compute(&gold, &predicted(f32::NEG_INFINITY), oos);
+    let report = Report::compute(&gold, &predicted(unknown_below), oos);
+    let answered: Vec<usize> = (0..answers.len())
+        .filter(|&r| answers[r].1 >= unknown_below)
+        .collect();
+    let answered_correct = answered
+        .iter()
+        .filter(|&&r| classes[answers[r].0] == gold[r])
+        .count();
+    let validation_figures = ValidationFigures {
+        rows: validation.len(),
+        accuracy_all_answered: all_answered.accuracy,
+        accuracy: report.accuracy,
+        macro_f1: report.macro_f1,
+        coverage: report.coverage,
+        answered_precision: if answered.is_empty() {
+            0.0
+        } else {
+            answered_correct as f64 / answered.len() as f64
+        },
+        nll,
+        in_scope_accuracy: report.oos.as_ref().map(|o| o.in_scope_accuracy),
+        oos_recall: report.oos.as_ref().map(|o| o.oos_recall),
+        oos_precision: report.oos.as_ref().map(|o| o.oos_precision),
+    };
+    log::info!(
+        "validation: accuracy {:.4} with every row answered; threshold {unknown_below:.3} ({threshold_rule}): \
+         accuracy {:.4}, coverage {:.4}, precision on answered rows {:.4}",
+        validation_figures.accuracy_all_answered,
+        validation_figures.accuracy,
+        validation_figures.coverage,
+        validation_figures.answered_precision
+    );
+    // With the epoch count known, train again on training and validation rows together: more data,
+    // same recipe. The calibration above is kept (it cannot be re-measured without held-back rows).
+    let epochs = first.epoch;
+    if options.refit {
+        let mut all = train.clone();
+        all.extend(validation_in_scope.iter().copied());
+        let refit = train_layer(&examples(&all)?, options, Stop::After(epochs))?;
+        weight = refit.weight;
+        bias = refit.bias;
+        fold_standardisation(&mut weight, &mut bias, &mean, &spread);
+        log::info!("refitted on {} rows for {epochs} epochs", all.len());
+    }
+    Ok(Fitted {
+        labels: classes,
+        dim,
+        weight,
+        bias,
+        temperature,
+        unknown_below,
+        threshold_rule,
+        validation: validation_figures,
+        epochs,
+        train_rows: train.len(),
+        validation_rows: validation.len(),
+    })
+}
+
+/// Standardised training rows as tensors, with class-balanced row weights (each class's rows weigh
+/// `n / (k * count)`).
+struct Examples {
+    x: Tensor,
+    y: Tensor,
+    row_weight: Tensor,
+    classes: usize,
+    dim: usize,
+}
+
+impl Examples {
+    fn new(
+        x: Vec<f32>,
+        y: Vec<usize>,
+        classes: usize,
+        dim: usize,
+        device: &Device,
+    ) -> Result<Self> {
+        let n = y.len();
+        let mut counts = vec![0usize; classes];
+        for &c in &y {
+            if let Some(count) = counts.get_mut(c) {
+                *count += 1;
+            }
+        }
+        let row_weight: Vec<f32> = y
+            .iter()
+            .map(|&c| {
+                n as f32 / (classes as f32 * counts.get(c).copied().unwrap_or(1).max(1) as f32)
+            })
+            .collect();
+        let y: Vec<u32> = y.into_iter().map(|c| c as u32).collect();
+        Ok(Examples {
+            x: Tensor::from_vec(x, (n, dim), device)?,
+            y: Tensor::from_vec(y, n, device)?,
+            row_weight: Tensor::from_vec(row_weight, n, device)?,
+            classes,
+            dim,
+        })
+    }
+
+    fn len(&self) -> usize {
+        self.x.dims().first().copied().unwrap_or(0)
+    }
+}
+
+/// When training stops.
+enum Stop<'a> {
+    /// Early stopping on validation accuracy (lower loss breaks ties), keeping the best epoch.
+    Validation { x: &'a Tensor, gold: &'a [usize] },
+    /// After exactly this many epochs.
+    After(usize),
+}
+
+/// Weights of a trained layer (on standardised features) and how training went.
+struct TrainedLayer {
+    weight: Vec<f32>,
+    bias: Vec<f32>,
+    epoch: usize,
+    epochs_run: usize,
+    validation_accuracy: f64,
+}
+
+/// Trains a zero-initialised `Linear` layer with AdamW on class-balanced cross-entropy.
+fn train_layer(examples: &Examples, options: &TrainOptions, stop: Stop) -> Result<TrainedLayer> {
+    let device = examples.x.device().clone();
+    let (k, dim) = (examples.classes, examples.dim);
+    let w = Var::zeros((k, dim), DType::F32, &device)?;
+    let b = Var::zeros(k, DType::F32, &device)?;
+    let layer = Linear::new(w.as_tensor().clone(), Some(b.as_tensor().clone()));
+    let mut optimiser = AdamW::new(
+        vec![w.clone(), b.clone()],
+        ParamsAdamW {
+            lr: options.learning_rate,
+            weight_decay: options.weight_decay,
+            ..ParamsAdamW::default()
+        },
+    )?;
+    let max_epochs = match stop {
+        Stop::Validation { .. } => options.max_epochs.max(1),
+        Stop::After(epochs) => epochs.max(1),
+    };
+    let mut rng = SplitMix64::new(options.seed);
+    let mut order: Vec<u32> = (0..examples.len() as u32).collect();
+    let mut best: Option<TrainedLayer> = None;
+    let mut best_nll = f64::INFINITY;
+    let mut stale = 0;
+    for epoch in 1..=max_epochs {
+        rng.shuffle(&mut order);
+        for chunk in order.chunks(options.batch_size.max(1)) {
+            let index = Tensor::from_slice(chunk, chunk.len(), &device)?;
+            let xb = examples.x.index_select(&index, 0)?;
+            let yb = examples.y.index_select(&index, 0)?;
+            let wb = examples.row_weight.index_select(&index, 0)?;
+            let log_p = candle_nn::ops::log_softmax(&layer.forward(&xb)?, 1)?;
+            let picked = log_p.gather(&yb.unsqueeze(1)?, 1)?.squeeze(1)?;
+            let total_weight = wb.sum_all()?.to_scalar::<f32>()? as f64;
+            let loss = (picked * &wb)?
+                .sum_all()?
+                .affine(-1.0 / total_weight.max(1e-12), 0.0)?;
+            optimiser.backward_step(&loss)?;
+        }
+        let snapshot = |accuracy: f64| -> Result<TrainedLayer> {
+            Ok(TrainedLayer {
+                weight: w.as_tensor().flatten_all()?.to_vec1::<f32>()?,
+                bias: b.as_tensor().to_vec1::<f32>()?,
+                epoch,
+                epochs_run: epoch,
+                validation_accuracy: accuracy,
+            })
+        };
+        let Stop::Validation { x, gold } = stop else {
+            if epoch == max_epochs {
+                best = Some(snapshot(f64::NAN)?);
+            }
+            continue;
+        };
+        let logits = layer.forward(x)?.to_vec2::<f32>()?;
+        let (accuracy, nll) = accuracy_and_nll(&logits, gold, 1.0);
+        let improved = match &best {
+            None => true,
+            Some(b) => {
+                accuracy > b.validation_accuracy
+                    || (accuracy == b.validation_accuracy && nll < best_nll)
+            }
+        };
+        if improved {
+            best = Some(snapshot(accuracy)?);
+            best_nll = nll;
+            stale = 0;
+        } else {
+            stale += 1;
+        }
+        if epoch % 10 == 0 {
+            log::info!(
+                "epoch {epoch}: validation accuracy {accuracy:.4}, loss {nll:.4}{}",
+                if stale > 0 { " (no improvement)" } else { "" }
+            );
+        }
+        if let Some(b) = best.as_mut() {
+            b.epochs_run = epoch;
+        }
+        if stale >= options.patience {
+            break;
+        }
+    }
+    best.ok_or_else(|| Error::Usage("training ran no epoch".to_string()))
+}
+
+/// Folds standardisation into the layer: `W (x - m) / s + b = (W / s) x + (b - (W / s) m)`.
+fn fold_standardisation(weight: &mut [f32], bias: &mut [f32], mean: &[f32], spread: &[f32]) {
+    let dim = mean.len();
+    for (row, b) in weight.chunks_exact_mut(dim).zip(bias.iter_mut()) {
+        for j in 0..dim {
+            row[j] /= spread[j];
+            *b -= row[j] * mean[j];
+        }
+    }
+}
+
+/// Per-feature mean and standard deviation over `rows` (spread floored, so constant features stay finite).
+fn feature_stats(embeddings: &Embeddings, rows: &[usize]) -> (Vec<f32>, Vec<f32>) {
+    let dim = embeddings.dim;
+    let n = rows.len().max(1) as f64;
+    let mut mean = vec![0f64; dim];
+    for &i in rows {
+        for (m, &v) in mean.iter_mut().zip(embeddings.row(i)) {
+            *m += v as f64;
+        }
+    }
+    mean.iter_mut().for_each(|m| *m /= n);
+    let mut var = vec![0f64; dim];
+    for &i in rows {
+        for ((s, &v), m) in var.iter_mut().zip(embeddings.row(i)).zip(&mean) {
+            *s += (v as f64 - m).powi(2);
+        }
+    }
+    let spread = var
+        .iter()
+        .map(|s| ((s / n).sqrt().max(1e-6)) as f32)
+        .collect();
+    (mean.into_iter().map(|m| m as f32).collect(), spread)
+}
+
+/// Accuracy and mean negative log-likelihood of `softmax(logits / temperature)`.
+fn accuracy_and_nll(logits: &[Vec<f32>], gold: &[usize], temperature: f32) -> (f64, f64) {
+    if logits.is_empty() {
+        return (0.0, 0.0);
+    }
+    let mut correct = 0usize;
+    let mut nll = 0f64;
+    for (l, &g) in logits.iter().zip(gold) {
+        let p = softmax(l, temperature);
+        correct += usize::from(argmax(&p).0 == g);
+        nll -= (p.get(g).copied().unwrap_or(0.0).max(1e-12) as f64).ln();
+    }
+    (
+        correct as f64 / logits.len() as f64,
+        nll / logits.len() as f64,
+    )
+}
+
+/// The temperature minimising validation NLL: golden-section search over log T in [0.01, 20] (NLL is
+/// unimodal in T for fixed logits).
+fn fit_temperature(logits: &[Vec<f32>], gold: &[usize]) -> f32 {
+    let nll = |log_t: f64| accuracy_and_nll(logits, gold, log_t.exp() as f32).1;
+    let ratio = (5f64.sqrt() - 1.0) / 2.0;
+    let (mut lo, mut hi) = (0.01f64.ln(), 20f64.ln());
+    let mut a = hi - ratio * (hi - lo);
+    let mut b = lo + ratio * (hi - lo);
+    let (mut fa, mut fb) = (nll(a), nll(b));
+    for _ in 0..40 {
+        if fa < fb {
+            hi = b;
+            b = a;
+            fb = fa;
+            a = hi - ratio * (hi - lo);
+            fa = nll(a);
+        } else {
+            lo = a;
+            a = b;
+            fa = fb;
+            b = lo + ratio * (hi - lo);
+            fb = nll(b);
+        }
+    }
+    (((lo + hi) / 2.0).exp()) as f32
+}
+
+/// The `unknown` threshold for `target` on validation answers (best label, calibrated probability).
+fn choose_threshold(
+    answers: &[(usize, f32)],
+    gold: &[&str],
+    classes: &[String],
+    oos: Option<&str>,
+    target: &ThresholdTarget,
+) -> Result<(f32, String)> {
+    // Candidate thresholds: 0 (answer everything) and each validation probability, ascending; "answered" is
+    // probability >= threshold.
+    let mut candidates: Vec<f32> = answers.iter().map(|&(_, p)| p).collect();
+    candidates.push(0.0);
+    candidates.sort_by(f32::total_cmp);
+    candidates.dedup();
+    match *target {
+        ThresholdTarget::AnsweredPrecision(precision) => {
+            for &t in &candidates {
+                let (mut answered, mut correct) = (0usize, 0usize);
+                for (&(c, p), g) in answers.iter().zip(gold) {
+                    if p >= t {
+                        answered += 1;
+                        correct += usize::from(classes[c] == *g);
+                    }
+                }
+                if answered > 0 && correct as f64 >= precision * answered as f64 {
+                    return Ok((
+                        t,
+                        format!("lowest threshold with precision >= {precision:.2} on answered validation rows"),
+                    ));
+                }
+            }
+            let top = candidates.last().copied().unwrap_or(0.0);
+            log::warn!(
+                "no threshold reaches precision {precision:.2} on the validation rows; answering only the most confident"
+            );
+            Ok((
+                top,
+                format!("precision {precision:.2} not reachable; highest validation probability"),
+            ))
+        }
+        ThresholdTarget::OosRecall(recall) => {
+            let oos = oos.ok_or_else(|| {
+                Error::Usage("an out-of-scope recall target needs an oos label".to_string())
+            })?;
+            let oos_total = gold.iter().filter(|g| **g == oos).count();
+            if oos_total == 0 {
+                return Err(Error::Usage(format!(
+                    "no rows labelled '{oos}' in the validation part: cannot choose a threshold for out-of-scope recall"
+                )));
+            }
+            // Out-of-scope recall only grows with the threshold and in-scope accuracy only shrinks, so the
+            // lowest threshold meeting the recall target maximises in-scope accuracy under it.
+            for &t in &candidates {
+                let caught = answers
+                    .iter()
+                    .zip(gold)
+                    .filter(|(&(_, p), g)| **g == oos && p < t)
+                    .count();
+                if caught as f64 >= recall * oos_total as f64 {
+                    return Ok((
+                        t,
+                        format!("best in-scope accuracy with out-of-scope recall >= {recall:.2} on validation rows"),
+                    ));
+                }
+            }
+            Ok((
+                f32::INFINITY,
+                "out-of-scope recall not reachable; every row unknown".to_string(),
+            ))
+        }
+    }
+}
+
+/// Everything `touchpoint train` needs.
+#[derive(Debug, Clone)]
+pub struct TrainRequest {
+    pub data: PathBuf,
+    pub columns: LabelledColumns,
+    pub out: PathBuf,
+    /// Map labels onto this pipeline's contact reasons and add its example utterances as training rows.
+    pub pipeline: Option<PathBuf>,
+    /// Overrides the pipeline's (or the default) model.
+    pub model: Option<String>,
+    pub offline: bool,
+    pub precision: Precision,
+    pub token_budget: usize,
+    /// Embedding cache folder; `None` embeds every time.
+    pub cache_dir: Option<PathBuf>,
+    pub options: TrainOptions,
+}
+
+/// Reads the data, embeds it (through the cache), fits a head, writes it into `request.out` and returns it.
+pub fn train(request: &TrainRequest) -> Result<LinearHead> {
+    let data = LabelledData::read(&request.data, &request.columns)?;
+    if data.is_empty() {
+        return Err(Error::input(
+            crate::error::Location::file(&request.data),
+            "no usable rows",
+        ));
+    }
+    let pipeline = request
+        .pipeline
+        .as_deref()
+        .map(Pipeline::load)
+        .transpose()?;
+    let oos = request.options.oos_label.as_deref();
+    let mut texts: Vec<String> = data.texts.clone();
+    let mut labels = match &pipeline {
+        Some(p) => map_onto_pipeline(p, &data.labels, oos, &request.data)?,
+        None => data.labels.clone(),
+    };
+    let mut train_only = vec![false; texts.len()];
+    let mut phases = BTreeMap::new();
+    if let Some(p) = &pipeline {
+        for reason in &p.contact_reasons {
+            phases.insert(reason.id.clone(), reason.phase.clone());
+            for example in reason.examples.values().flatten() {
+                texts.push(example.clone());
+                labels.push(reason.id.clone());
+                train_only.push(true);
+            }
+        }
+    }
+    let pipeline_examples = train_only.iter().filter(|&&t| t).count();
+
+    let spec = match (&request.model, &pipeline) {
+        (Some(m), _) => m.clone(),
+        (None, Some(p)) => p.model.encoder.clone(),
+        (None, None) => store::default_model_name()?,
+    };
+    let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
+    let max_tokens = pipeline.as_ref().map(|p| p.model.max_tokens);
+    let encoder = Encoder::load(location, request.precision, max_tokens)?;
+    let prefix = match &pipeline {
+        Some(p) => p.model.query_prefix.clone(),
+        None => encoder.query_prefix().to_string(),
+    };
+    let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    log::info!("embedding {} texts", text_refs.len());
+    let embeddings = cache::embed_cached(
+        &encoder,
+        &text_refs,
+        &prefix,
+        request.token_budget.max(1),
+        request.cache_dir.as_deref(),
+    )?;
+    let fitted = fit(&embeddings, &labels, &train_only, &request.options)?;
+    let meta = HeadMeta {
+        format: HEAD_FORMAT,
+        touchpoint_version: crate::VERSION.to_string(),
+        labels: fitted.labels.clone(),
+        phases: phases
+            .into_iter()
+            .filter(|(label, _)| fitted.labels.contains(label))
+            .collect(),
+        temperature: fitted.temperature,
+        unknown_below: fitted.unknown_below,
+        threshold_rule: fitted.threshold_rule.clone(),
+        model: HeadModel {
+            id: encoder.location().id.clone(),
+            sha256: encoder.location().sha256.clone(),
+            query_prefix: prefix,
+            max_tokens: encoder.max_tokens(),
+        },
+        training: TrainingProvenance {
+            data: request.data.display().to_string(),
+            data_sha256: store::sha256_file(&request.data)?,
+            rows: data.len(),
+            train_rows: fitted.train_rows,
+            validation_rows: fitted.validation_rows,
+            pipeline_examples,
+            pipeline: request.pipeline.as_ref().map(|p| p.display().to_string()),
+            pipeline_sha256: pipeline.as_ref().map(|p| p.hash.clone()),
+            oos_label: request.options.oos_label.clone(),
+            seed: request.options.seed,
+            epochs: fitted.epochs,
+            learning_rate: request.options.learning_rate,
+            weight_decay: request.options.weight_decay,
+        },
+        validation: fitted.validation.clone(),
+    };
+    let head = LinearHead::new(meta, fitted.dim, fitted.weight, fitted.bias)?;
+    head.save(&request.out)?;
+    Ok(head)
+}
+
+/// Each data label as a contact reason id: an id itself, or a reason's name in any language (case and
+/// surrounding space ignored). The oos label stays as it is. Labels matching no reason are an error that
+/// lists them, since training on them would silently add reasons the pipeline does not have.
+pub fn map_onto_pipeline(
+    pipeline: &Pipeline,
+    labels: &[String],
+    oos: Option<&str>,
+    data: &Path,
+) -> Result<Vec<String>> {
+    let mut by_name: BTreeMap<String, &str> = BTreeMap::new();
+    for reason in &pipeline.contact_reasons {
+        for name in reason.name.values() {
+            by_name.insert(name.trim().to_lowercase(), &reason.id);
+        }
+        by_name.insert(reason.id.to_lowercase(), &reason.id);
+    }
+    let mut unmatched = BTreeSet::new();
+    let mapped: Vec<String> = labels
+        .iter()
+        .map(|label| {
+            if Some(label.as_str()) == oos {
+                return label.clone();
+            }
+            match by_name.get(&label.trim().to_lowercase()) {
+                Some(id) => id.to_string(),
+                None => {
+                    unmatched.insert(label.clone());
+                    label.clone()
+                }
+            }
+        })
+        .collect();
+    if !unmatched.is_empty() {
+        let shown: Vec<String> = unmatched.iter().take(10).cloned().collect();
+        return Err(Error::input(
+            crate::error::Location::file(data),
+            format!(
+                "{} labels match no contact reason (id or name) of {}: {}{}",
+                unmatched.len(),
+                pipeline.path.display(),
+                shown.join(", "),
+                if unmatched.len() > shown.len() {
+                    ", ..."
+                } else {
+                    ""
+                }
+            ),
+        ));
+    }
+    Ok(mapped)
+}
