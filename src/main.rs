@@ -206,6 +206,11 @@ struct EnrichArgs {
     /// `direction:IN=inbound`. Repeatable; wins over the pipeline's [input] section.
     #[arg(long = "map", value_name = "MAPPING")]
     map: Vec<String>,
+    /// Write texts unredacted. By default personal data (e-mail addresses, phone numbers, IBANs, card numbers,
+    /// BSNs, postcode + house number) in the written text columns is replaced by typed placeholders such as
+    /// [EMAIL]; classification always reads the original. For teams allowed to keep it.
+    #[arg(long)]
+    no_redact: bool,
     /// Rows per streamed batch.
     #[arg(long, default_value_t = touchpoint::ingest::DEFAULT_BATCH_ROWS)]
     batch_rows: usize,
@@ -363,6 +368,7 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
     options.batch_rows = args.batch_rows;
     options.max_text_bytes = args.max_text_bytes;
     options.progress = progress;
+    options.redact = !args.no_redact;
     let summary = runner::enrich(&options)?;
     let total = summary.rows_written + summary.rows_rejected;
     log::info!(

@@ -236,3 +236,71 @@ fn a_missing_text_column_names_the_file_and_column() {
     assert_eq!(err.exit_code(), 3);
     assert!(!dir.path().join("out/interactions.parquet").exists());
 }
+
+#[test]
+fn personal_data_is_redacted_in_the_output_but_classified_from_the_original() {
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("pii.csv");
+    fs::write(
+        &input,
+        "id,text,note\n\
+         p1,\"Graag mijn incasso omzetten naar NL91 ABNA 0417 1643 00, mail me op jan.jansen@example.nl\",bel 06-12345678\n\
+         p2,Wanneer komt mijn jaarafrekening?,geen\n",
+    )
+    .unwrap();
+    let redacted_out = dir.path().join("redacted");
+    enrich(&options(&[&input], &redacted_out)).expect("redacted run");
+    let mut plain = options(&[&input], &dir.path().join("plain"));
+    plain.redact = false;
+    enrich(&plain).expect("plain run");
+
+    let redacted = read_parquet(&redacted_out.join("interactions.parquet")).unwrap();
+    let original = read_parquet(&dir.path().join("plain/interactions.parquet")).unwrap();
+    let texts = strings(&redacted, schema::TEXT);
+    assert_eq!(
+        texts[0].as_deref(),
+        Some("Graag mijn incasso omzetten naar [IBAN], mail me op [EMAIL]")
+    );
+    assert_eq!(
+        strings(&redacted, "note")[0].as_deref(),
+        Some("bel [PHONE]")
+    );
+    assert_eq!(
+        texts[1].as_deref(),
+        Some("Wanneer komt mijn jaarafrekening?")
+    );
+    let counts = redacted[0].column_by_name(schema::REDACTIONS).unwrap();
+    let counts = counts.as_any().downcast_ref::<StructArray>().unwrap();
+    let count = |kind: &str, row: usize| {
+        let c = counts.column_by_name(kind).unwrap();
+        c.as_any()
+            .downcast_ref::<arrow_array::UInt32Array>()
+            .unwrap()
+            .value(row)
+    };
+    assert_eq!(
+        (count("iban", 0), count("email", 0), count("phone", 0)),
+        (1, 1, 1)
+    );
+    assert_eq!(count("iban", 1) + count("email", 1) + count("phone", 1), 0);
+
+    // The unredacted run writes the original text and no counts; the classification is the same in both.
+    assert!(strings(&original, schema::TEXT)[0]
+        .as_deref()
+        .unwrap()
+        .contains("NL91 ABNA"));
+    assert!(original[0].column_by_name(schema::REDACTIONS).is_none());
+    assert_eq!(
+        strings(&redacted, schema::CONTACT_REASON),
+        strings(&original, schema::CONTACT_REASON)
+    );
+    let score = |b: &[RecordBatch]| {
+        let s = b[0].column_by_name(schema::CONTACT_REASON_SCORE).unwrap();
+        s.as_any()
+            .downcast_ref::<arrow_array::Float32Array>()
+            .unwrap()
+            .values()
+            .to_vec()
+    };
+    assert_eq!(score(&redacted), score(&original));
+}

@@ -19,5 +19,7 @@ pub use self::language::{
     detect_language, detect_language_among, detection_candidates, is_supported_language,
     language_columns, LanguageDetector, COMMON_LANGUAGES, MIN_CONFIDENCE, MIN_LETTERS,
 };
-pub use self::redact::{find_pii, redact, redact_column, PiiKind, PiiSpan, RedactionCounts};
+pub use self::redact::{
+    find_pii, redact, redact_column, redact_columns, PiiKind, PiiSpan, RedactionCounts,
+};
 pub use self::text::clean_text;

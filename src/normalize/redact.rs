@@ -114,6 +114,12 @@ impl RedactionCounts {
         let count = &mut self.counts[kind.index()];
         *count = count.saturating_add(1);
     }
+
+    fn add_all(&mut self, other: &RedactionCounts) {
+        for (count, more) in self.counts.iter_mut().zip(other.counts) {
+            *count = count.saturating_add(more);
+        }
+    }
 }
 
 /// One piece of personal data found in a text: its kind and its byte range.
@@ -167,28 +173,47 @@ pub fn find_pii(text: &str) -> Vec<PiiSpan> {
 /// Redacts a whole text column in parallel: the redacted texts, and the `redactions` struct column with one
 /// `UInt32` count per kind (fields as `schema::redaction_fields`). Null texts stay null, with zero counts.
 pub fn redact_column(texts: &StringArray) -> (StringArray, StructArray) {
-    let redacted: Vec<Option<(Cow<'_, str>, RedactionCounts)>> = (0..texts.len())
-        .into_par_iter()
-        .with_min_len(ROWS_PER_TASK)
-        .map(|row| (!texts.is_null(row)).then(|| redact(texts.value(row))))
-        .collect();
-    let redacted_texts: StringArray = redacted
-        .iter()
-        .map(|row| row.as_ref().map(|(text, _)| text.as_ref()))
-        .collect();
+    let (mut redacted, counts) = redact_columns(&[texts]);
+    (redacted.remove(0), counts)
+}
+
+/// Redacts several text columns of the same rows; the counts of a row add up over the columns.
+pub fn redact_columns(columns: &[&StringArray]) -> (Vec<StringArray>, StructArray) {
+    let rows = columns.first().map_or(0, |c| c.len());
+    let mut totals = vec![RedactionCounts::default(); rows];
+    let mut redacted_columns = Vec::with_capacity(columns.len());
+    for texts in columns {
+        let redacted: Vec<Option<(Cow<'_, str>, RedactionCounts)>> = (0..texts.len())
+            .into_par_iter()
+            .with_min_len(ROWS_PER_TASK)
+            .map(|row| (!texts.is_null(row)).then(|| redact(texts.value(row))))
+            .collect();
+        for (total, row) in totals.iter_mut().zip(&redacted) {
+            if let Some((_, counts)) = row {
+                total.add_all(counts);
+            }
+        }
+        redacted_columns.push(
+            redacted
+                .iter()
+                .map(|row| row.as_ref().map(|(text, _)| text.as_ref()))
+                .collect::<StringArray>(),
+        );
+    }
     let count_columns: Vec<ArrayRef> = PiiKind::ALL
         .iter()
         .map(|&kind| {
-            let counts: UInt32Array = redacted
-                .iter()
-                .map(|row| Some(row.as_ref().map_or(0, |(_, counts)| counts.get(kind))))
-                .collect();
-            Arc::new(counts) as ArrayRef
+            Arc::new(
+                totals
+                    .iter()
+                    .map(|c| Some(c.get(kind)))
+                    .collect::<UInt32Array>(),
+            ) as ArrayRef
         })
         .collect();
     // Cannot panic: one non-null UInt32 column of equal length per field of `redaction_fields`.
     let counts = StructArray::new(schema::redaction_fields(), count_columns, None);
-    (redacted_texts, counts)
+    (redacted_columns, counts)
 }
 
 /// Spans taken so far: redacted ones, and protected ones (look-alikes that failed verification), which no

@@ -45,6 +45,9 @@ pub struct EnrichOptions {
     pub column_overrides: Vec<String>,
     pub max_text_bytes: Option<usize>,
     pub progress: bool,
+    /// Replace personal data in the written free-text columns by typed placeholders (on by default;
+    /// classification always reads the original text).
+    pub redact: bool,
 }
 
 impl EnrichOptions {
@@ -61,6 +64,7 @@ impl EnrichOptions {
             column_overrides: Vec::new(),
             max_text_bytes: None,
             progress: false,
+            redact: true,
         }
     }
 }
@@ -111,7 +115,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let cache = store::home().join("cache");
     let head = ZeroShot::build(&pipeline, &encoder, Some(&cache), options.token_budget)?;
 
-    let out_schema = output_schema(&reader.schema());
+    let out_schema = output_schema(&reader.schema(), options.redact);
     let metadata = run_metadata(&pipeline, &encoder, options);
     let interactions_path = options.out.join(INTERACTIONS_FILE);
     let rejects_path = options.out.join(REJECTS_FILE);
@@ -170,12 +174,37 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     Ok(summary)
 }
 
-/// The output schema: the ingested columns followed by the enrichment columns, as `schema` defines them.
-pub fn output_schema(input: &SchemaRef) -> SchemaRef {
+/// The output schema: the ingested columns followed by the enrichment columns, as `schema` defines them, and
+/// the per-row redaction counts when personal data is redacted.
+pub fn output_schema(input: &SchemaRef, redact: bool) -> SchemaRef {
     let mut fields: Vec<arrow_schema::Field> =
         input.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(schema::enrichment_fields());
+    if redact {
+        fields.push(schema::redactions_field());
+    }
     Arc::new(Schema::new(fields))
+}
+
+/// The columns personal data is redacted from: the text and every string column passed through from the
+/// source (notes, subjects, ...). Ids, channel, direction and provenance are left as they are: ids are the
+/// keys that journeys link on, and pseudonymising them is the source system's choice.
+fn redactable_columns(schema: &Schema) -> Vec<usize> {
+    let kept: Vec<&str> = schema::CANONICAL
+        .iter()
+        .copied()
+        .filter(|c| *c != schema::TEXT)
+        .chain([schema::SOURCE_FILE])
+        .collect();
+    schema
+        .fields()
+        .iter()
+        .enumerate()
+        .filter(|(_, f)| {
+            f.data_type() == &arrow_schema::DataType::Utf8 && !kept.contains(&f.name().as_str())
+        })
+        .map(|(i, _)| i)
+        .collect()
 }
 
 fn run_metadata(
@@ -193,6 +222,7 @@ fn run_metadata(
             format!("{:?}", options.precision).to_lowercase(),
         ),
         ("touchpoint.pipeline".into(), pipeline.name.clone()),
+        ("touchpoint.redacted".into(), options.redact.to_string()),
         ("touchpoint.pipeline_sha256".into(), pipeline.hash.clone()),
         (
             "touchpoint.run_started".into(),
@@ -223,6 +253,21 @@ fn enrich_batch(
     let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
     let reasons = head.classify(&embeddings);
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+    // Classification above saw the original text; only what is written out is redacted.
+    let redactions = if options.redact {
+        let targets = redactable_columns(&batch.schema());
+        let sources: Vec<&StringArray> = targets
+            .iter()
+            .filter_map(|&i| batch.column(i).as_any().downcast_ref::<StringArray>())
+            .collect();
+        let (redacted, counts) = normalize::redact_columns(&sources);
+        for (&i, column) in targets.iter().zip(redacted) {
+            columns[i] = Arc::new(column);
+        }
+        Some(counts)
+    } else {
+        None
+    };
     columns.push(Arc::new(language));
     columns.push(Arc::new(confidence));
     columns.push(Arc::new(UInt32Array::from(embeddings.n_tokens.clone())));
@@ -231,6 +276,9 @@ fn enrich_batch(
     columns.push(reasons.score);
     columns.push(reasons.top);
     columns.push(reasons.phase);
+    if let Some(counts) = redactions {
+        columns.push(Arc::new(counts));
+    }
     Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
 }
 
