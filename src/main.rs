@@ -202,6 +202,10 @@ struct EnrichArgs {
     out: PathBuf,
     #[command(flatten)]
     model: ModelOptions,
+    /// A contact-reason head written by `touchpoint train --pipeline`: it decides the rows it is confident
+    /// about, zero-shot similarity the rest (overrides the pipeline's [classify] head).
+    #[arg(long)]
+    head: Option<PathBuf>,
     /// Column mapping overrides: `text=body` (canonical=source column), `channel:WhatsApp=chat`,
     /// `direction:IN=inbound`. Repeatable; wins over the pipeline's [input] section.
     #[arg(long = "map", value_name = "MAPPING")]
@@ -362,6 +366,7 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
     let mut options = EnrichOptions::new(args.inputs, args.pipeline, args.out);
     options.precision = precision(&args.model);
     options.model = args.model.model;
+    options.head = args.head;
     options.offline = args.model.offline;
     options.token_budget = args.model.token_budget.max(1);
     options.column_overrides = args.map;

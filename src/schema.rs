@@ -51,6 +51,8 @@ pub const TRUNCATED: &str = "truncated";
 pub const CONTACT_REASON: &str = "contact_reason";
 pub const CONTACT_REASON_SCORE: &str = "contact_reason_score";
 pub const CONTACT_REASON_TOP3: &str = "contact_reason_top3";
+/// `head` when a trained head decided the reason, `zero_shot` when similarity to the pipeline's anchors did.
+pub const CONTACT_REASON_SOURCE: &str = "contact_reason_source";
 pub const LIFECYCLE_PHASE: &str = "lifecycle_phase";
 /// Per-row counts of the personal data redacted from the text, one `UInt32` field per kind.
 pub const REDACTIONS: &str = "redactions";
@@ -152,6 +154,7 @@ pub fn enrichment_fields() -> Vec<Field> {
             false,
         ),
         Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
+        Field::new(CONTACT_REASON_SOURCE, DataType::Utf8, false),
     ]
 }
 
@@ -181,12 +184,13 @@ pub fn reject_fields() -> Vec<Field> {
 }
 
 /// Columns whose few distinct values make dictionary encoding pay off in Parquet.
-pub const LOW_CARDINALITY: [&str; 7] = [
+pub const LOW_CARDINALITY: [&str; 8] = [
     CHANNEL,
     DIRECTION,
     LANGUAGE,
     CONTACT_REASON,
     LIFECYCLE_PHASE,
+    CONTACT_REASON_SOURCE,
     SOURCE_FILE,
     REJECT_REASON,
 ];

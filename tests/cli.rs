@@ -4,6 +4,8 @@
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+use arrow_array::Array;
+
 fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
 }
@@ -138,4 +140,115 @@ fn models_list_names_the_packaged_models_and_the_store() {
         "{text}"
     );
     assert!(text.contains("model store:"), "{text}");
+}
+
+#[test]
+fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
+    let dir = tempfile::tempdir().unwrap();
+    let head = dir.path().join("head");
+    let train = touchpoint(&[
+        "train",
+        "--data",
+        "testdata/interactions.csv",
+        "--pipeline",
+        "pipelines/default.toml",
+        "--out",
+        head.to_str().unwrap(),
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+
+    let out = dir.path().join("out");
+    let run = touchpoint(&[
+        "enrich",
+        "testdata/labelled_sentences.csv",
+        "--pipeline",
+        "pipelines/default.toml",
+        "--head",
+        head.to_str().unwrap(),
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let batches = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
+    let column = |name: &str| -> Vec<String> {
+        batches
+            .iter()
+            .flat_map(|b| {
+                let a = b.column_by_name(name).unwrap();
+                let a = a
+                    .as_any()
+                    .downcast_ref::<arrow_array::StringArray>()
+                    .unwrap();
+                (0..a.len())
+                    .map(|i| a.value(i).to_string())
+                    .collect::<Vec<_>>()
+            })
+            .collect()
+    };
+    let sources = column(touchpoint::schema::CONTACT_REASON_SOURCE);
+    let reasons = column(touchpoint::schema::CONTACT_REASON);
+    let labels = column("label");
+    assert!(
+        sources.iter().all(|s| s == "head" || s == "zero_shot"),
+        "{sources:?}"
+    );
+    let by_head = sources.iter().filter(|s| *s == "head").count();
+    assert!(
+        by_head * 2 >= sources.len(),
+        "head decided only {by_head} of {}",
+        sources.len()
+    );
+    let correct = reasons.iter().zip(&labels).filter(|(r, l)| r == l).count();
+    assert!(
+        correct as f64 >= 0.8 * labels.len() as f64,
+        "{correct}/{}",
+        labels.len()
+    );
+
+    // A head whose labels are not the pipeline's reasons is refused, naming the labels.
+    let foreign = dir.path().join("foreign.csv");
+    let mut csv = String::from("text,label\n");
+    for i in 0..10 {
+        csv.push_str(&format!(
+            "I want to order pizza number {i},pizza\nThe weather is nice today {i},weather\n"
+        ));
+    }
+    std::fs::write(&foreign, csv).unwrap();
+    let foreign_head = dir.path().join("foreign_head");
+    let train = touchpoint(&[
+        "train",
+        "--data",
+        foreign.to_str().unwrap(),
+        "--out",
+        foreign_head.to_str().unwrap(),
+    ]);
+    assert!(
+        train.status.success(),
+        "{}",
+        String::from_utf8_lossy(&train.stderr)
+    );
+    let refused = touchpoint(&[
+        "enrich",
+        "testdata/labelled_sentences.csv",
+        "--pipeline",
+        "pipelines/default.toml",
+        "--head",
+        foreign_head.to_str().unwrap(),
+        "--out",
+        dir.path().join("out2").to_str().unwrap(),
+    ]);
+    assert_eq!(refused.status.code(), Some(2));
+    let message = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        message.contains("pizza") && message.contains("weather"),
+        "{message}"
+    );
 }

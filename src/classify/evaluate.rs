@@ -16,7 +16,7 @@ use super::labelled::{LabelledColumns, LabelledData};
 use super::linear::LinearHead;
 use super::metrics::Report;
 use super::zero_shot::{predicted_labels, ZeroShot};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::model::{store, Encoder, Precision};
 use crate::pipeline::Pipeline;
 use crate::schema;
@@ -66,16 +66,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             let meta = head.meta();
             let location =
                 store::resolve(&meta.model.id, request.offline, &mut |m| log::info!("{m}"))?;
-            if location.sha256 != meta.model.sha256 {
-                return Err(Error::model(format!(
-                    "{}: the head was trained on model {} with sha256 {}, but {} resolves to sha256 {}",
-                    dir.display(),
-                    meta.model.id,
-                    meta.model.sha256,
-                    location.id,
-                    location.sha256
-                )));
-            }
+            head.ensure_model(&location, dir)?;
             let encoder = Encoder::load(location, request.precision, Some(meta.model.max_tokens))?;
             let embeddings = cache::embed_cached(
                 &encoder,

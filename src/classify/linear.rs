@@ -197,6 +197,22 @@ impl LinearHead {
             .collect())
     }
 
+    /// A head is only run on the model it was trained on: its embeddings are the head's input.
+    pub fn ensure_model(&self, location: &crate::model::ModelLocation, dir: &Path) -> Result<()> {
+        let trained = &self.meta.model;
+        if location.sha256 == trained.sha256 {
+            return Ok(());
+        }
+        Err(Error::model(format!(
+            "{}: the head was trained on model {} with sha256 {}, but {} resolves to sha256 {}",
+            dir.display(),
+            trained.id,
+            trained.sha256,
+            location.id,
+            location.sha256
+        )))
+    }
+
     /// Writes `head.safetensors` and `head.json` into `dir` (created when missing).
     pub fn save(&self, dir: &Path) -> Result<()> {
         fs::create_dir_all(dir).at(dir)?;

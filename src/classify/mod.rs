@@ -1,6 +1,7 @@
 //! Heads on sentence embeddings. Every head reads the same embeddings, computed once per text by `model`.
 //!
 //! - `zero_shot`: contact reasons by similarity to the pipeline's own descriptions and examples.
+//! - `reasons`: a trained head in front of zero-shot, as `enrich` uses them.
 //! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files.
 //! - `train`: fitting a linear head on labelled data; `cache`: embeddings of training texts on disk.
 //! - `labelled`: labelled data files; `split`: reproducible stratified splits.
@@ -11,9 +12,11 @@ pub mod evaluate;
 pub mod labelled;
 pub mod linear;
 pub mod metrics;
+pub mod reasons;
 pub mod split;
 pub mod train;
 pub mod zero_shot;
 
 pub use linear::LinearHead;
+pub use reasons::ReasonClassifier;
 pub use zero_shot::{ReasonColumns, ZeroShot};

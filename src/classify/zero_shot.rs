@@ -38,6 +38,7 @@ pub struct ReasonColumns {
     pub score: ArrayRef,
     pub top: ArrayRef,
     pub phase: ArrayRef,
+    pub source: ArrayRef,
 }
 
 impl ZeroShot {
@@ -117,6 +118,10 @@ impl ZeroShot {
         })
     }
 
+    pub fn top_k(&self) -> usize {
+        self.top_k
+    }
+
     pub fn reasons(&self) -> &[String] {
         &self.reasons
     }
@@ -160,22 +165,42 @@ impl ZeroShot {
         (chosen, score, top)
     }
 
-    /// The classification columns for a batch of embeddings.
+    /// The zero-shot decision for every row of `embeddings`.
+    pub fn decide(&self, embeddings: &Embeddings) -> Vec<Decision> {
+        self.reason_scores(embeddings)
+            .iter()
+            .map(|row| {
+                let (reason, score, top) = self.rank(row);
+                Decision {
+                    reason,
+                    score,
+                    top,
+                    source: Source::ZeroShot,
+                }
+            })
+            .collect()
+    }
+
+    /// The classification columns for a batch of embeddings, zero-shot only.
     pub fn classify(&self, embeddings: &Embeddings) -> ReasonColumns {
-        let scores = self.reason_scores(embeddings);
-        let n = scores.len();
+        self.columns(&self.decide(embeddings))
+    }
+
+    /// The contact-reason columns for decisions about this pipeline's reasons.
+    pub fn columns(&self, decisions: &[Decision]) -> ReasonColumns {
+        let n = decisions.len();
         let mut reason = StringBuilder::with_capacity(n, n * 16);
         let mut score = Float32Builder::with_capacity(n);
         let mut phase = StringBuilder::with_capacity(n, n * 16);
+        let mut source = StringBuilder::with_capacity(n, n * 9);
         let item = StructBuilder::from_fields(schema::ranked_reason_fields(), n * self.top_k);
         let mut top = ListBuilder::new(item).with_field(Arc::new(arrow_schema::Field::new(
             "item",
             arrow_schema::DataType::Struct(schema::ranked_reason_fields()),
             false,
         )));
-        for row in &scores {
-            let (chosen, best, ranked) = self.rank(row);
-            match chosen {
+        for decision in decisions {
+            match decision.reason {
                 Some(i) => {
                     reason.append_value(&self.reasons[i]);
                     phase.append_value(&self.phases[i]);
@@ -185,9 +210,10 @@ impl ZeroShot {
                     phase.append_null();
                 }
             }
-            score.append_value(best);
+            score.append_value(decision.score);
+            source.append_value(decision.source.as_str());
             let entries = top.values();
-            for (i, s) in ranked {
+            for &(i, s) in decision.top.iter().take(self.top_k) {
                 entries
                     .field_builder::<StringBuilder>(0)
                     .expect("field 0 of ranked_reason_fields is the reason")
@@ -205,8 +231,35 @@ impl ZeroShot {
             score: Arc::new(score.finish()) as ArrayRef,
             top: Arc::new(top.finish()) as ArrayRef,
             phase: Arc::new(phase.finish()) as ArrayRef,
+            source: Arc::new(source.finish()) as ArrayRef,
         }
     }
+}
+
+/// Which head decided a row's contact reason.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Source {
+    Head,
+    ZeroShot,
+}
+
+impl Source {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Source::Head => "head",
+            Source::ZeroShot => "zero_shot",
+        }
+    }
+}
+
+/// One row's contact reason: the pipeline reason index (`None` is `unknown`), its score (a calibrated
+/// probability from a trained head, a cosine similarity from zero-shot), the ranked candidates, and who decided.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Decision {
+    pub reason: Option<usize>,
+    pub score: f32,
+    pub top: Vec<(usize, f32)>,
+    pub source: Source,
 }
 
 /// Convenience for tests and `eval`: the predicted reason id (or `unknown`) per row.

@@ -85,6 +85,9 @@ pub struct ClassifySection {
     pub unknown_below: f32,
     pub top_k: usize,
     pub scoring: Scoring,
+    /// A head folder written by `touchpoint train`, relative to the pipeline file; it decides the rows it is
+    /// confident about, zero-shot the rest.
+    pub head: Option<PathBuf>,
 }
 
 /// How a text's similarity to a contact reason is computed from the reason's anchors (name, description,
@@ -288,6 +291,7 @@ struct RawClassify {
     unknown_below: Spanned<f64>,
     top_k: Option<Spanned<i64>>,
     scoring: Option<Scoring>,
+    head: Option<String>,
 }
 
 #[derive(Deserialize, Default)]
@@ -777,6 +781,9 @@ impl RawFile {
                     .and_then(|k| usize::try_from(k.into_inner()).ok())
                     .unwrap_or(DEFAULT_TOP_K),
                 scoring: classify.scoring.unwrap_or_default(),
+                head: classify
+                    .head
+                    .map(|h| path.parent().unwrap_or_else(|| Path::new(".")).join(h)),
             },
             input: InputSection {
                 max_text_bytes: input.max_text_bytes,

@@ -15,7 +15,7 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
 
-use crate::classify::ZeroShot;
+use crate::classify::{LinearHead, ReasonClassifier, ZeroShot};
 use crate::error::{Error, Result};
 use crate::ingest::{self, IngestOptions, Interactions};
 use crate::model::{store, Encoder, Precision};
@@ -33,6 +33,8 @@ pub struct EnrichOptions {
     pub inputs: Vec<String>,
     pub pipeline: PathBuf,
     pub out: PathBuf,
+    /// A head folder written by `touchpoint train`; overrides the pipeline's `[classify] head`.
+    pub head: Option<PathBuf>,
     /// Overrides the pipeline's `[model] encoder`.
     pub model: Option<String>,
     pub offline: bool,
@@ -56,6 +58,7 @@ impl EnrichOptions {
             inputs,
             pipeline,
             out,
+            head: None,
             model: None,
             offline: false,
             precision: Precision::F32,
@@ -113,7 +116,19 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         encoder.load_time().as_secs_f64()
     );
     let cache = store::home().join("cache");
-    let head = ZeroShot::build(&pipeline, &encoder, Some(&cache), options.token_budget)?;
+    let zero_shot = ZeroShot::build(&pipeline, &encoder, Some(&cache), options.token_budget)?;
+    let head = match options.head.as_ref().or(pipeline.classify.head.as_ref()) {
+        Some(dir) => {
+            let trained = LinearHead::load(dir)?;
+            trained.ensure_model(encoder.location(), dir)?;
+            log::info!(
+                "contact reasons: trained head {} in front of zero-shot",
+                dir.display()
+            );
+            ReasonClassifier::with_head(zero_shot, trained, dir)?
+        }
+        None => ReasonClassifier::zero_shot(zero_shot),
+    };
 
     let out_schema = output_schema(&reader.schema(), options.redact);
     let metadata = run_metadata(&pipeline, &encoder, options);
@@ -236,7 +251,7 @@ fn enrich_batch(
     batch: &RecordBatch,
     out_schema: &SchemaRef,
     encoder: &Encoder,
-    head: &ZeroShot,
+    head: &ReasonClassifier,
     pipeline: &Pipeline,
     languages: &[&str],
     options: &EnrichOptions,
@@ -251,7 +266,7 @@ fn enrich_batch(
         .collect();
     let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
     let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
-    let reasons = head.classify(&embeddings);
+    let reasons = head.classify(&embeddings)?;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     // Classification above saw the original text; only what is written out is redacted.
     let redactions = if options.redact {
@@ -276,6 +291,7 @@ fn enrich_batch(
     columns.push(reasons.score);
     columns.push(reasons.top);
     columns.push(reasons.phase);
+    columns.push(reasons.source);
     if let Some(counts) = redactions {
         columns.push(Arc::new(counts));
     }

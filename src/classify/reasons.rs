@@ -1,0 +1,101 @@
+//! The contact reason of each interaction, from a trained head where it is confident and zero-shot similarity
+//! elsewhere.
+//!
+//! Contract: a trained head (`touchpoint train --pipeline`) answers the rows where its calibrated probability
+//! clears its own `unknown` threshold; every other row, and so every reason the head was never trained on, is
+//! decided by zero-shot similarity to the pipeline's anchors, which may still say `unknown`. The
+//! `contact_reason_source` column says which one decided. A head's labels must all be contact reasons of the
+//! pipeline, so that both speak of the same reasons.
+
+use std::path::Path;
+
+use super::linear::LinearHead;
+use super::zero_shot::{Decision, ReasonColumns, Source, ZeroShot};
+use crate::error::{Error, Result};
+use crate::model::Embeddings;
+
+pub struct ReasonClassifier {
+    zero_shot: ZeroShot,
+    head: Option<TrainedHead>,
+}
+
+struct TrainedHead {
+    head: LinearHead,
+    /// Pipeline reason index of each head label.
+    reason_of_label: Vec<usize>,
+}
+
+impl ReasonClassifier {
+    pub fn zero_shot(zero_shot: ZeroShot) -> ReasonClassifier {
+        ReasonClassifier {
+            zero_shot,
+            head: None,
+        }
+    }
+
+    /// Adds a trained head (loaded from `dir`, for error messages) in front of zero-shot.
+    pub fn with_head(
+        zero_shot: ZeroShot,
+        head: LinearHead,
+        dir: &Path,
+    ) -> Result<ReasonClassifier> {
+        let reasons = zero_shot.reasons();
+        let mut reason_of_label = Vec::with_capacity(head.labels().len());
+        let mut unknown = Vec::new();
+        for label in head.labels() {
+            match reasons.iter().position(|r| r == label) {
+                Some(i) => reason_of_label.push(i),
+                None => unknown.push(label.as_str()),
+            }
+        }
+        if !unknown.is_empty() {
+            return Err(Error::Usage(format!(
+                "{}: head labels that are not contact reasons of the pipeline: {} (train with --pipeline to map labels onto reasons)",
+                dir.display(),
+                unknown.join(", ")
+            )));
+        }
+        Ok(ReasonClassifier {
+            zero_shot,
+            head: Some(TrainedHead {
+                head,
+                reason_of_label,
+            }),
+        })
+    }
+
+    /// The contact-reason columns for a batch of embeddings.
+    pub fn classify(&self, embeddings: &Embeddings) -> Result<ReasonColumns> {
+        let mut decisions = self.zero_shot.decide(embeddings);
+        if let Some(trained) = &self.head {
+            let top_k = self.zero_shot.top_k();
+            for (row, (decision, prediction)) in decisions
+                .iter_mut()
+                .zip(trained.head.predict(embeddings)?)
+                .enumerate()
+            {
+                let Some(label) = prediction.answer else {
+                    continue;
+                };
+                let probabilities = trained.head.probabilities(embeddings.row(row));
+                let mut ranked: Vec<usize> = (0..probabilities.len()).collect();
+                ranked.sort_by(|&a, &b| {
+                    probabilities[b]
+                        .total_cmp(&probabilities[a])
+                        .then(a.cmp(&b))
+                });
+                *decision = Decision {
+                    reason: Some(trained.reason_of_label[label]),
+                    score: prediction.probability,
+                    top: ranked
+                        .into_iter()
+                        .take(top_k)
+                        .map(|i| (trained.reason_of_label[i], probabilities[i]))
+                        .collect(),
+                    source: Source::Head,
+                };
+            }
+        }
+        Ok(self.zero_shot.columns(&decisions))
+    }
+}
