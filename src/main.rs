@@ -12,6 +12,7 @@ use touchpoint::classify::evaluate::{self, Classifier, EvalRequest};
 use touchpoint::classify::labelled::{LabelledColumns, LabelledData};
 use touchpoint::classify::split::{stratified_split, write_rows_csv};
 use touchpoint::classify::train::{self, ThresholdTarget, TrainOptions, TrainRequest};
+use touchpoint::ingest::InputFormat;
 use touchpoint::model::{store, Precision};
 use touchpoint::pipeline::runner::{self, EnrichOptions};
 use touchpoint::pipeline::Pipeline;
@@ -215,6 +216,18 @@ struct EnrichArgs {
     /// [EMAIL]; classification always reads the original. For teams allowed to keep it.
     #[arg(long)]
     no_redact: bool,
+    /// Input format: `auto` (e-mail when every input is a .eml/.mbox file, else tabular), `tabular`
+    /// (CSV, JSON Lines, Parquet) or `email` (.eml files, mbox files and folders of them).
+    #[arg(long, value_enum, default_value = "auto")]
+    format: FormatArg,
+    /// E-mail: a mail domain of your organisation (repeatable; subdomains count). Sets `direction`:
+    /// mail from these domains is outbound.
+    #[arg(long = "own-domain", value_name = "DOMAIN")]
+    own_domains: Vec<String>,
+    /// E-mail: a CSV with `address` and `customer_id` columns mapping sender addresses to customer ids
+    /// (default: the address itself).
+    #[arg(long, value_name = "FILE")]
+    customer_map: Option<PathBuf>,
     /// Rows per streamed batch.
     #[arg(long, default_value_t = touchpoint::ingest::DEFAULT_BATCH_ROWS)]
     batch_rows: usize,
@@ -238,6 +251,13 @@ enum ModelsCommand {
 enum PipelineCommand {
     /// Validate a pipeline file: reports every problem with its line number.
     Check { file: PathBuf },
+}
+
+#[derive(Clone, Copy, ValueEnum)]
+enum FormatArg {
+    Auto,
+    Tabular,
+    Email,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -374,6 +394,15 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
     options.max_text_bytes = args.max_text_bytes;
     options.progress = progress;
     options.redact = !args.no_redact;
+    options.format = match args.format {
+        FormatArg::Auto => InputFormat::Auto,
+        FormatArg::Tabular => InputFormat::Tabular,
+        FormatArg::Email => InputFormat::Email,
+    };
+    options.email.own_domains = args.own_domains;
+    if let Some(map) = &args.customer_map {
+        options.email.customer_map = Some(touchpoint::ingest::email::load_customer_map(map)?);
+    }
     let summary = runner::enrich(&options)?;
     let total = summary.rows_written + summary.rows_rejected;
     log::info!(

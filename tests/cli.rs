@@ -252,3 +252,60 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
         "{message}"
     );
 }
+
+#[test]
+fn raw_email_is_enriched_with_threads_directions_customers_and_redaction() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = dir.path().join("out");
+    let run = touchpoint(&[
+        "enrich",
+        "--format",
+        "email",
+        "testdata/email",
+        "--pipeline",
+        "pipelines/default.toml",
+        "--own-domain",
+        "bedrijf.nl",
+        "--customer-map",
+        "testdata/email/customers.csv",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
+    let rejected = touchpoint::output::read_parquet(&out.join("rejects.parquet")).unwrap();
+    let rows: usize = written.iter().map(|b| b.num_rows()).sum();
+    let rejects: usize = rejected.iter().map(|b| b.num_rows()).sum();
+    // Four .eml files and an mbox of three messages, one of which has no text body.
+    assert_eq!((rows, rejects), (6, 1));
+    let column = |name: &str| -> Vec<Option<String>> {
+        let a = written[0].column_by_name(name).unwrap();
+        let a = a
+            .as_any()
+            .downcast_ref::<arrow_array::StringArray>()
+            .unwrap();
+        (0..a.len())
+            .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
+            .collect()
+    };
+    let directions = column(touchpoint::schema::DIRECTION);
+    assert!(
+        directions.contains(&Some("outbound".into()))
+            && directions.contains(&Some("inbound".into()))
+    );
+    let customers = column(touchpoint::schema::CUSTOMER_ID);
+    assert!(
+        customers.contains(&Some("K-1001".into())) && customers.contains(&Some("K-2002".into()))
+    );
+    // Replies share their thread's conversation id; raw bodies are written redacted.
+    let conversations = column(touchpoint::schema::CONVERSATION_ID);
+    let distinct: std::collections::HashSet<_> = conversations.iter().collect();
+    assert!(distinct.len() < rows, "{conversations:?}");
+    for raw in column(touchpoint::schema::TEXT_RAW).into_iter().flatten() {
+        assert!(!raw.contains("@example."), "{raw}");
+    }
+}

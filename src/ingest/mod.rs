@@ -19,6 +19,7 @@ mod canonical;
 mod csv;
 mod discover;
 pub mod email;
+mod inputs;
 mod jsonl;
 mod layout;
 mod mapping;
@@ -40,6 +41,7 @@ use mapping::ValueMap;
 use source::{ChunkReader, Source};
 
 pub use discover::discover;
+pub use inputs::{open_inputs, InputFormat, Inputs};
 pub use mapping::ColumnMapping;
 
 /// Rows per batch unless the caller says otherwise.

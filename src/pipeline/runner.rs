@@ -17,7 +17,8 @@ use arrow_schema::{Schema, SchemaRef};
 
 use crate::classify::{LinearHead, ReasonClassifier, ZeroShot};
 use crate::error::{Error, Result};
-use crate::ingest::{self, IngestOptions, Interactions};
+use crate::ingest::email::EmailOptions;
+use crate::ingest::{self, IngestOptions, InputFormat};
 use crate::model::{store, Encoder, Precision};
 use crate::normalize;
 use crate::output::{self, ParquetSink};
@@ -33,6 +34,10 @@ pub struct EnrichOptions {
     pub inputs: Vec<String>,
     pub pipeline: PathBuf,
     pub out: PathBuf,
+    /// Tabular files or raw e-mail (see `ingest::InputFormat`).
+    pub format: InputFormat,
+    /// How e-mail is attributed to the organisation and to customers.
+    pub email: EmailOptions,
     /// A head folder written by `touchpoint train`; overrides the pipeline's `[classify] head`.
     pub head: Option<PathBuf>,
     /// Overrides the pipeline's `[model] encoder`.
@@ -58,6 +63,8 @@ impl EnrichOptions {
             inputs,
             pipeline,
             out,
+            format: InputFormat::Auto,
+            email: EmailOptions::default(),
             head: None,
             model: None,
             offline: false,
@@ -92,7 +99,6 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let pipeline = Pipeline::load(&options.pipeline)?;
 
     // Input problems (missing files, missing columns) surface before the model is loaded.
-    let files = ingest::discover(&options.inputs)?;
     let mut ingest_options = IngestOptions::from_pipeline(&pipeline.input)?;
     ingest_options
         .mapping
@@ -101,7 +107,12 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     if let Some(max) = options.max_text_bytes {
         ingest_options.max_text_bytes = max;
     }
-    let reader = Interactions::open(files, ingest_options)?;
+    let inputs = ingest::open_inputs(
+        &options.inputs,
+        options.format,
+        ingest_options,
+        &options.email,
+    )?;
 
     let spec = options
         .model
@@ -130,7 +141,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         None => ReasonClassifier::zero_shot(zero_shot),
     };
 
-    let out_schema = output_schema(&reader.schema(), options.redact);
+    let out_schema = output_schema(&inputs.schema, options.redact);
     let metadata = run_metadata(&pipeline, &encoder, options);
     let interactions_path = options.out.join(INTERACTIONS_FILE);
     let rejects_path = options.out.join(REJECTS_FILE);
@@ -138,12 +149,12 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let mut rejects: Option<ParquetSink> = None;
 
     let languages = normalize::detection_candidates(&pipeline.languages);
-    let mut progress = Progress::new(reader.rows_hint(), options.progress);
+    let mut progress = Progress::new(inputs.rows_hint, options.progress);
     let mut summary = EnrichSummary {
         model: encoder.location().id.clone(),
         ..Default::default()
     };
-    for batch in reader {
+    for batch in inputs.batches {
         let batch = batch?;
         if batch.rejects.num_rows() > 0 {
             if rejects.is_none() {
@@ -202,14 +213,21 @@ pub fn output_schema(input: &SchemaRef, redact: bool) -> SchemaRef {
 }
 
 /// The columns personal data is redacted from: the text and every string column passed through from the
-/// source (notes, subjects, ...). Ids, channel, direction and provenance are left as they are: ids are the
-/// keys that journeys link on, and pseudonymising them is the source system's choice.
+/// source (notes, subjects, raw e-mail bodies, ...). Ids, channel, direction, provenance, e-mail message keys
+/// and the sender are left as they are: they are the keys that threads and journeys link on, and
+/// pseudonymising them is the source system's choice.
 fn redactable_columns(schema: &Schema) -> Vec<usize> {
     let kept: Vec<&str> = schema::CANONICAL
         .iter()
         .copied()
         .filter(|c| *c != schema::TEXT)
-        .chain([schema::SOURCE_FILE])
+        .chain([
+            schema::SOURCE_FILE,
+            schema::MESSAGE_ID,
+            schema::IN_REPLY_TO,
+            schema::CONVERSATION_ID,
+            schema::FROM,
+        ])
         .collect();
     schema
         .fields()
