@@ -1,14 +1,11 @@
 //! The `touchpoint` binary as a user runs it: the README's main command on the shipped sample, exit codes, and
 //! the written Parquet read by pyarrow and DuckDB (installed by `.ci/run`; required when `CI` is set).
 
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Output};
 
-use arrow_array::Array;
-
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{root, rows, strings};
 
 fn touchpoint(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_touchpoint"))
@@ -178,21 +175,8 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
         String::from_utf8_lossy(&run.stderr)
     );
     let batches = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
-    let column = |name: &str| -> Vec<String> {
-        batches
-            .iter()
-            .flat_map(|b| {
-                let a = b.column_by_name(name).unwrap();
-                let a = a
-                    .as_any()
-                    .downcast_ref::<arrow_array::StringArray>()
-                    .unwrap();
-                (0..a.len())
-                    .map(|i| a.value(i).to_string())
-                    .collect::<Vec<_>>()
-            })
-            .collect()
-    };
+    let column =
+        |name: &str| -> Vec<String> { strings(&batches, name).into_iter().flatten().collect() };
     let sources = column(touchpoint::schema::CONTACT_REASON_SOURCE);
     let reasons = column(touchpoint::schema::CONTACT_REASON);
     let labels = column("label");
@@ -278,20 +262,10 @@ fn raw_email_is_enriched_with_threads_directions_customers_and_redaction() {
     );
     let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
     let rejected = touchpoint::output::read_parquet(&out.join("rejects.parquet")).unwrap();
-    let rows: usize = written.iter().map(|b| b.num_rows()).sum();
-    let rejects: usize = rejected.iter().map(|b| b.num_rows()).sum();
+    let (rows, rejects) = (rows(&written), rows(&rejected));
     // Four .eml files and an mbox of three messages, one of which has no text body.
     assert_eq!((rows, rejects), (6, 1));
-    let column = |name: &str| -> Vec<Option<String>> {
-        let a = written[0].column_by_name(name).unwrap();
-        let a = a
-            .as_any()
-            .downcast_ref::<arrow_array::StringArray>()
-            .unwrap();
-        (0..a.len())
-            .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
-            .collect()
-    };
+    let column = |name: &str| strings(&written, name);
     let directions = column(touchpoint::schema::DIRECTION);
     assert!(
         directions.contains(&Some("outbound".into()))

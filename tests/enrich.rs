@@ -2,16 +2,15 @@
 
 use std::collections::HashSet;
 use std::fs;
-use std::path::{Path, PathBuf};
+use std::path::Path;
 
-use arrow_array::{Array, ListArray, RecordBatch, StringArray, StructArray};
+use arrow_array::{Array, ListArray, RecordBatch, StructArray};
 use touchpoint::output::{file_metadata, read_parquet};
 use touchpoint::pipeline::runner::{enrich, EnrichOptions};
 use touchpoint::schema;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::{root, rows, strings};
 
 fn options(inputs: &[&Path], out: &Path) -> EnrichOptions {
     EnrichOptions::new(
@@ -19,28 +18,6 @@ fn options(inputs: &[&Path], out: &Path) -> EnrichOptions {
         root().join("pipelines/default.toml"),
         out.to_path_buf(),
     )
-}
-
-fn strings(batches: &[RecordBatch], column: &str) -> Vec<Option<String>> {
-    batches
-        .iter()
-        .flat_map(|b| {
-            let a = b
-                .column_by_name(column)
-                .unwrap_or_else(|| panic!("no column {column}"));
-            let a = a
-                .as_any()
-                .downcast_ref::<StringArray>()
-                .expect("string column");
-            (0..a.len())
-                .map(|i| a.is_valid(i).then(|| a.value(i).to_string()))
-                .collect::<Vec<_>>()
-        })
-        .collect()
-}
-
-fn rows(batches: &[RecordBatch]) -> usize {
-    batches.iter().map(RecordBatch::num_rows).sum()
 }
 
 #[test]

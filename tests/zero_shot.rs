@@ -2,16 +2,13 @@
 //! sentences (`testdata/labelled_sentences.csv`, written independently of the pipeline's examples) land on
 //! their reason, and text about nothing the company does is `unknown`.
 
-use std::path::PathBuf;
-
 use touchpoint::classify::zero_shot::predicted_labels;
 use touchpoint::classify::ZeroShot;
 use touchpoint::model::{store, Encoder, Precision};
 use touchpoint::pipeline::Pipeline;
 
-fn root() -> PathBuf {
-    PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-}
+mod common;
+use common::root;
 
 struct Labelled {
     text: String,
