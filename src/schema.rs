@@ -39,6 +39,22 @@ pub const FROM: &str = "from";
 pub const TO: &str = "to";
 pub const ATTACHMENTS: &str = "attachments";
 
+// Chat and call transcript columns (`ingest::transcript`), between the canonical and the provenance columns.
+// `text_raw` (above) holds the whole transcript as `Speaker: text` lines; `text` only the customer's turns.
+pub const TURNS: &str = "turns";
+pub const DURATION_SECONDS: &str = "duration_seconds";
+pub const CUSTOMER_TALK_RATIO: &str = "customer_talk_ratio";
+pub const LONGEST_SILENCE_SECONDS: &str = "longest_silence_seconds";
+// Fields of one entry of `turns`.
+pub const TURN_SPEAKER: &str = "speaker";
+pub const TURN_ROLE: &str = "role";
+pub const TURN_START_SECONDS: &str = "start_seconds";
+pub const TURN_END_SECONDS: &str = "end_seconds";
+pub const TURN_TEXT: &str = "text";
+
+/// Values of a turn's `role`: who spoke, seen from the organisation.
+pub const ROLES: [&str; 3] = ["customer", "agent", "other"];
+
 // Provenance: where each row came from, so any output row can be traced back to its input.
 pub const SOURCE_FILE: &str = "source_file";
 pub const SOURCE_ROW: &str = "source_row";
@@ -125,6 +141,46 @@ pub fn email_fields() -> Vec<Field> {
             false,
         ),
     ]
+}
+
+/// One entry of `turns`: the speaker's label as written, its role (`ROLES`), start and end in seconds (from
+/// the start of the call, or of the chat's first message; null where the source has no times), the text.
+pub fn turn_fields() -> Fields {
+    Fields::from(vec![
+        Field::new(TURN_SPEAKER, DataType::Utf8, false),
+        Field::new(TURN_ROLE, DataType::Utf8, false),
+        Field::new(TURN_START_SECONDS, DataType::Float64, true),
+        Field::new(TURN_END_SECONDS, DataType::Float64, true),
+        Field::new(TURN_TEXT, DataType::Utf8, false),
+    ])
+}
+
+fn turns_field() -> Field {
+    Field::new(
+        TURNS,
+        DataType::List(Arc::new(Field::new(
+            "item",
+            DataType::Struct(turn_fields()),
+            false,
+        ))),
+        false,
+    )
+}
+
+/// The chat fields, in order, that transcript ingest puts between the canonical and the provenance fields.
+pub fn chat_fields() -> Vec<Field> {
+    vec![Field::new(TEXT_RAW, DataType::Utf8, false), turns_field()]
+}
+
+/// The call fields: the chat fields plus the call metrics, null where the transcript has no times.
+pub fn call_fields() -> Vec<Field> {
+    let mut fields = chat_fields();
+    fields.extend([
+        Field::new(DURATION_SECONDS, DataType::Float64, true),
+        Field::new(CUSTOMER_TALK_RATIO, DataType::Float64, true),
+        Field::new(LONGEST_SILENCE_SECONDS, DataType::Float64, true),
+    ]);
+    fields
 }
 
 /// One entry of `contact_reason_top3`.

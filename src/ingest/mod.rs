@@ -26,6 +26,7 @@ mod mapping;
 mod parquet;
 mod source;
 mod timestamp;
+pub mod transcript;
 
 use std::path::PathBuf;
 
