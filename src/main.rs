@@ -216,8 +216,10 @@ struct EnrichArgs {
     /// [EMAIL]; classification always reads the original. For teams allowed to keep it.
     #[arg(long)]
     no_redact: bool,
-    /// Input format: `auto` (e-mail when every input is a .eml/.mbox file, else tabular), `tabular`
-    /// (CSV, JSON Lines, Parquet) or `email` (.eml files, mbox files and folders of them).
+    /// Input format: `auto` (e-mail when every input is a .eml/.mbox file, calls when every input is a
+    /// .vtt/.srt file, else tabular), `tabular` (CSV, JSON Lines, Parquet), `email` (.eml files, mbox files and
+    /// folders of them), `chat` (JSON / JSON Lines chat exports) or `call` (speaker-labelled text, WebVTT, SRT,
+    /// JSON segments).
     #[arg(long, value_enum, default_value = "auto")]
     format: FormatArg,
     /// E-mail: a mail domain of your organisation (repeatable; subdomains count). Sets `direction`:
@@ -258,6 +260,8 @@ enum FormatArg {
     Auto,
     Tabular,
     Email,
+    Chat,
+    Call,
 }
 
 #[derive(Clone, Copy, ValueEnum)]
@@ -398,6 +402,8 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
         FormatArg::Auto => InputFormat::Auto,
         FormatArg::Tabular => InputFormat::Tabular,
         FormatArg::Email => InputFormat::Email,
+        FormatArg::Chat => InputFormat::Chat,
+        FormatArg::Call => InputFormat::Call,
     };
     options.email.own_domains = args.own_domains;
     if let Some(map) = &args.customer_map {

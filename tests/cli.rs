@@ -283,3 +283,47 @@ fn raw_email_is_enriched_with_threads_directions_customers_and_redaction() {
         assert!(!raw.contains("@example."), "{raw}");
     }
 }
+
+#[test]
+fn chat_and_call_transcripts_are_enriched_with_their_turns() {
+    let dir = tempfile::tempdir().unwrap();
+    for (format, folder, conversations) in
+        [("chat", "testdata/chat", 4), ("call", "testdata/calls", 5)]
+    {
+        let out = dir.path().join(format);
+        let run = touchpoint(&[
+            "enrich",
+            "--format",
+            format,
+            folder,
+            "--pipeline",
+            "pipelines/default.toml",
+            "--out",
+            out.to_str().unwrap(),
+        ]);
+        assert!(
+            run.status.success(),
+            "{}",
+            String::from_utf8_lossy(&run.stderr)
+        );
+        let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
+        // The folders also hold deliberately broken files: those land in rejects, never in the output.
+        assert!(out.join("rejects.parquet").exists());
+        assert_eq!(rows(&written), conversations, "{format}");
+        let schema = written[0].schema();
+        assert!(schema.column_with_name(touchpoint::schema::TURNS).is_some());
+        assert_eq!(
+            schema
+                .column_with_name(touchpoint::schema::CUSTOMER_TALK_RATIO)
+                .is_some(),
+            format == "call"
+        );
+        let channel = if format == "chat" { "chat" } else { "voice" };
+        assert!(strings(&written, touchpoint::schema::CHANNEL)
+            .iter()
+            .all(|c| c.as_deref() == Some(channel)));
+        assert!(strings(&written, touchpoint::schema::CONTACT_REASON)
+            .iter()
+            .all(|r| r.is_some()));
+    }
+}

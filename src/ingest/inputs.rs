@@ -1,10 +1,11 @@
-//! One entry point for every kind of input `enrich` reads: tabular files (CSV, JSON Lines, Parquet) or raw
-//! e-mail (`.eml`, mbox).
+//! One entry point for every kind of input `enrich` reads: tabular files (CSV, JSON Lines, Parquet), raw
+//! e-mail (`.eml`, mbox), chat transcripts and call transcripts.
 //!
 //! Contract: `open_inputs` decides the format (`Auto`: e-mail when every input is an `.eml` / `.mbox` file,
-//! tabular otherwise; folders are read as tabular unless the format is `Email`), opens the readers, and returns
-//! the fixed output schema, a row count for progress, and the stream of `IngestBatch`es. One run reads one kind:
-//! tabular and e-mail rows have different columns, so mixing them is a usage error rather than a guess.
+//! calls when every input is a `.vtt` / `.srt` subtitle file, tabular otherwise; folders, chat exports and
+//! other call formats need the format named), opens the readers, and returns the fixed output schema, a row
+//! count for progress, and the stream of `IngestBatch`es. One run reads one kind: their rows have different
+//! columns, so mixing them is a usage error rather than a guess.
 
 use std::path::{Path, PathBuf};
 
@@ -12,6 +13,7 @@ use arrow_array::RecordBatch;
 use arrow_schema::SchemaRef;
 
 use super::email::{read_emails, EmailOptions};
+use super::transcript::{read_transcripts, TranscriptKind, TranscriptOptions};
 use super::{discover, IngestBatch, IngestOptions, Interactions};
 use crate::error::{Error, Result};
 
@@ -23,6 +25,10 @@ pub enum InputFormat {
     Auto,
     Tabular,
     Email,
+    /// Chat transcripts (JSON / JSON Lines exports), one interaction per conversation.
+    Chat,
+    /// Call transcripts (speaker-labelled text, WebVTT, SRT, JSON segments), one interaction per call.
+    Call,
 }
 
 /// Opened inputs, ready to stream.
@@ -32,12 +38,19 @@ pub struct Inputs {
     pub batches: Box<dyn Iterator<Item = Result<IngestBatch>>>,
 }
 
-fn is_email_file(input: &str) -> bool {
-    let extension = Path::new(input)
+fn extension(input: &str) -> Option<String> {
+    Path::new(input)
         .extension()
         .and_then(|e| e.to_str())
-        .map(str::to_lowercase);
-    matches!(extension.as_deref(), Some("eml" | "mbox"))
+        .map(str::to_lowercase)
+}
+
+fn is_email_file(input: &str) -> bool {
+    matches!(extension(input).as_deref(), Some("eml" | "mbox"))
+}
+
+fn is_subtitle_file(input: &str) -> bool {
+    matches!(extension(input).as_deref(), Some("vtt" | "srt"))
 }
 
 pub fn open_inputs(
@@ -45,30 +58,35 @@ pub fn open_inputs(
     format: InputFormat,
     tabular: IngestOptions,
     email: &EmailOptions,
+    transcripts: &TranscriptOptions,
 ) -> Result<Inputs> {
     let emails = inputs.iter().filter(|i| is_email_file(i)).count();
+    let subtitles = inputs.iter().filter(|i| is_subtitle_file(i)).count();
     let format = match format {
-        InputFormat::Auto if emails == 0 => InputFormat::Tabular,
+        InputFormat::Auto if emails == 0 && subtitles == 0 => InputFormat::Tabular,
         InputFormat::Auto if emails == inputs.len() => InputFormat::Email,
-        InputFormat::Auto => return Err(Error::Usage(
-            "the inputs mix e-mail (.eml/.mbox) and tabular files; enrich them in separate runs"
-                .into(),
-        )),
+        InputFormat::Auto if subtitles == inputs.len() => InputFormat::Call,
+        InputFormat::Auto => {
+            return Err(Error::Usage(
+                "the inputs mix kinds (e-mail, call subtitles, tabular files): enrich them in separate runs, or name the kind with --format".into(),
+            ))
+        }
         explicit => explicit,
     };
+    let paths = || -> Vec<PathBuf> { inputs.iter().map(PathBuf::from).collect() };
     match format {
         InputFormat::Email => {
-            let paths: Vec<PathBuf> = inputs.iter().map(PathBuf::from).collect();
-            let (interactions, rejects) = read_emails(&paths, email)?;
-            Ok(Inputs {
-                schema: interactions.schema(),
-                rows_hint: Some((interactions.num_rows() + rejects.num_rows()) as u64),
-                batches: Box::new(
-                    slices(interactions, rejects, tabular.batch_rows)
-                        .into_iter()
-                        .map(Ok),
-                ),
-            })
+            let (interactions, rejects) = read_emails(&paths(), email)?;
+            Ok(in_memory(interactions, rejects, tabular.batch_rows))
+        }
+        InputFormat::Chat | InputFormat::Call => {
+            let kind = if format == InputFormat::Chat {
+                TranscriptKind::Chat
+            } else {
+                TranscriptKind::Call
+            };
+            let (interactions, rejects) = read_transcripts(&paths(), kind, transcripts)?;
+            Ok(in_memory(interactions, rejects, tabular.batch_rows))
         }
         _ => {
             let reader = Interactions::open(discover(inputs)?, tabular)?;
@@ -81,7 +99,20 @@ pub fn open_inputs(
     }
 }
 
-/// Cuts one read of e-mail into batches of at most `rows` rows (zero-copy slices); the rejects travel with
+/// Inputs read whole (e-mail threading and transcript grouping need every row), streamed on in batches.
+fn in_memory(interactions: RecordBatch, rejects: RecordBatch, batch_rows: usize) -> Inputs {
+    Inputs {
+        schema: interactions.schema(),
+        rows_hint: Some((interactions.num_rows() + rejects.num_rows()) as u64),
+        batches: Box::new(
+            slices(interactions, rejects, batch_rows)
+                .into_iter()
+                .map(Ok),
+        ),
+    }
+}
+
+/// Cuts one read of e-mail or transcripts into batches of at most `rows` rows (zero-copy slices); the rejects travel with
 /// the first batch.
 fn slices(interactions: RecordBatch, rejects: RecordBatch, rows: usize) -> Vec<IngestBatch> {
     let rows = rows.max(1);

@@ -18,6 +18,7 @@ use arrow_schema::{Schema, SchemaRef};
 use crate::classify::{LinearHead, ReasonClassifier, ZeroShot};
 use crate::error::{Error, Result};
 use crate::ingest::email::EmailOptions;
+use crate::ingest::transcript::TranscriptOptions;
 use crate::ingest::{self, IngestOptions, InputFormat};
 use crate::model::{store, Encoder, Precision};
 use crate::normalize;
@@ -112,6 +113,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         options.format,
         ingest_options,
         &options.email,
+        &TranscriptOptions::default(),
     )?;
 
     let spec = options
