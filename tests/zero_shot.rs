@@ -95,3 +95,50 @@ fn labelled_sentences_land_on_their_contact_reason() {
     let predicted = predicted_labels(&head.classify(&embeddings));
     assert!(predicted.iter().all(|p| p == "unknown"), "{predicted:?}");
 }
+
+#[test]
+fn per_language_thresholds_apply_by_detected_language() {
+    let path = root().join("pipelines/default.toml");
+    let text = std::fs::read_to_string(&path).unwrap();
+    let text = text.replacen(
+        "[classify]\n",
+        "[classify]\nunknown_below_by_language = { en = 0.99 }\n",
+        1,
+    );
+    let pipeline = Pipeline::parse(&text, &path).unwrap();
+    assert_eq!(
+        pipeline.classify.unknown_below_by_language.get("en"),
+        Some(&0.99)
+    );
+    let location =
+        store::resolve(&pipeline.model.encoder, false, &mut |m| eprintln!("{m}")).unwrap();
+    let encoder = Encoder::load(location, Precision::F32, None).unwrap();
+    let head = ZeroShot::build(&pipeline, &encoder, None, 1024).unwrap();
+    let texts = [
+        "Ik wil mijn meterstanden doorgeven",
+        "I want to submit my meter readings",
+    ];
+    let embeddings = encoder
+        .embed(&texts, &pipeline.model.query_prefix, 1024)
+        .unwrap();
+    let languages = arrow_array::StringArray::from(vec!["nl", "en"]);
+    let decisions = head.decide(&embeddings, Some(&languages));
+    assert_eq!(
+        decisions[0].reason.map(|i| head.reasons()[i].as_str()),
+        Some("meter_reading")
+    );
+    assert_eq!(
+        decisions[1].reason, None,
+        "the English threshold of 0.99 makes it unknown"
+    );
+    // Without languages the default threshold applies to both.
+    let decisions = head.decide(&embeddings, None);
+    assert!(decisions.iter().all(|d| d.reason.is_some()));
+
+    let bad = text.replacen("en = 0.99", "english = 1.5", 1);
+    let message = Pipeline::parse(&bad, &path).unwrap_err().to_string();
+    assert!(
+        message.contains("between -1 and 1") && message.contains("ISO 639-1"),
+        "{message}"
+    );
+}

@@ -9,6 +9,8 @@
 
 use std::path::Path;
 
+use arrow_array::StringArray;
+
 use super::linear::LinearHead;
 use super::zero_shot::{Decision, ReasonColumns, Source, ZeroShot};
 use crate::error::{Error, Result};
@@ -64,9 +66,14 @@ impl ReasonClassifier {
         })
     }
 
-    /// The contact-reason columns for a batch of embeddings.
-    pub fn classify(&self, embeddings: &Embeddings) -> Result<ReasonColumns> {
-        let mut decisions = self.zero_shot.decide(embeddings);
+    /// The contact-reason columns for a batch of embeddings; `languages` (detected per row) selects the
+    /// pipeline's per-language zero-shot thresholds.
+    pub fn classify(
+        &self,
+        embeddings: &Embeddings,
+        languages: Option<&StringArray>,
+    ) -> Result<ReasonColumns> {
+        let mut decisions = self.zero_shot.decide(embeddings, languages);
         if let Some(trained) = &self.head {
             let top_k = self.zero_shot.top_k();
             for (row, (decision, prediction)) in decisions

@@ -13,7 +13,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
 use arrow_array::builder::{Float32Builder, ListBuilder, StringBuilder, StructBuilder};
-use arrow_array::{ArrayRef, Float32Array, StringArray};
+use arrow_array::{Array, ArrayRef, Float32Array, StringArray};
 use rayon::prelude::*;
 
 use crate::error::{Error, IoContext, Result};
@@ -29,6 +29,7 @@ pub struct ZeroShot {
     anchor_reason: Vec<usize>,
     anchors: Embeddings,
     unknown_below: f32,
+    unknown_below_by_language: std::collections::BTreeMap<String, f32>,
     top_k: usize,
 }
 
@@ -114,6 +115,7 @@ impl ZeroShot {
             anchor_reason,
             anchors,
             unknown_below: pipeline.classify.unknown_below,
+            unknown_below_by_language: pipeline.classify.unknown_below_by_language.clone(),
             top_k: pipeline.classify.top_k.max(1),
         })
     }
@@ -150,8 +152,16 @@ impl ZeroShot {
             .collect()
     }
 
+    /// The `unknown` threshold for a text in `language` (the pipeline's per-language value, else its default).
+    pub fn threshold(&self, language: Option<&str>) -> f32 {
+        language
+            .and_then(|l| self.unknown_below_by_language.get(l))
+            .copied()
+            .unwrap_or(self.unknown_below)
+    }
+
     /// The best reason per row (`None` when under the threshold) with its score, and the ranked top-k.
-    pub fn rank(&self, scores: &[f32]) -> (Option<usize>, f32, Vec<(usize, f32)>) {
+    pub fn rank(&self, scores: &[f32], threshold: f32) -> (Option<usize>, f32, Vec<(usize, f32)>) {
         let mut order: Vec<usize> = (0..scores.len()).collect();
         // Ties resolve to the reason listed first in the pipeline, so results are deterministic.
         order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
@@ -161,16 +171,25 @@ impl ZeroShot {
             .map(|&i| (i, scores[i]))
             .collect();
         let (best, score) = top.first().copied().unwrap_or((0, f32::NEG_INFINITY));
-        let chosen = (score >= self.unknown_below).then_some(best);
+        let chosen = (score >= threshold).then_some(best);
         (chosen, score, top)
     }
 
-    /// The zero-shot decision for every row of `embeddings`.
-    pub fn decide(&self, embeddings: &Embeddings) -> Vec<Decision> {
+    /// The zero-shot decision for every row of `embeddings`; `languages` (the detected language per row, when
+    /// known) selects per-language thresholds.
+    pub fn decide(
+        &self,
+        embeddings: &Embeddings,
+        languages: Option<&StringArray>,
+    ) -> Vec<Decision> {
         self.reason_scores(embeddings)
             .iter()
-            .map(|row| {
-                let (reason, score, top) = self.rank(row);
+            .enumerate()
+            .map(|(i, row)| {
+                let language = languages
+                    .filter(|l| i < l.len() && l.is_valid(i))
+                    .map(|l| l.value(i));
+                let (reason, score, top) = self.rank(row, self.threshold(language));
                 Decision {
                     reason,
                     score,
@@ -183,7 +202,7 @@ impl ZeroShot {
 
     /// The classification columns for a batch of embeddings, zero-shot only.
     pub fn classify(&self, embeddings: &Embeddings) -> ReasonColumns {
-        self.columns(&self.decide(embeddings))
+        self.columns(&self.decide(embeddings, None))
     }
 
     /// The contact-reason columns for decisions about this pipeline's reasons.

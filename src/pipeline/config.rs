@@ -83,6 +83,9 @@ pub struct ModelSection {
 pub struct ClassifySection {
     /// Below this similarity the contact reason is `unknown`.
     pub unknown_below: f32,
+    /// Per-language overrides of `unknown_below` (ISO 639-1 code -> threshold), for languages whose texts
+    /// score differently, applied by the detected language of each interaction.
+    pub unknown_below_by_language: BTreeMap<String, f32>,
     pub top_k: usize,
     pub scoring: Scoring,
     /// A head folder written by `touchpoint train`, relative to the pipeline file; it decides the rows it is
@@ -289,6 +292,7 @@ struct RawModel {
 #[serde(deny_unknown_fields, expecting = "a [classify] table")]
 struct RawClassify {
     unknown_below: Spanned<f64>,
+    unknown_below_by_language: Option<BTreeMap<String, Spanned<f64>>>,
     top_k: Option<Spanned<i64>>,
     scoring: Option<Scoring>,
     head: Option<String>,
@@ -504,6 +508,21 @@ fn check_classify(classify: &RawClassify, problems: &mut Problems) {
             &classify.unknown_below.span(),
             format!("[classify]: unknown_below must be between -1 and 1, not {unknown_below}"),
         );
+    }
+    for (language, threshold) in classify.unknown_below_by_language.iter().flatten() {
+        let value = *threshold.get_ref();
+        if !(-1.0..=1.0).contains(&value) {
+            problems.at(
+                &threshold.span(),
+                format!("[classify]: unknown_below_by_language.{language} must be between -1 and 1, not {value}"),
+            );
+        }
+        if language.len() != 2 || !language.chars().all(|c| c.is_ascii_lowercase()) {
+            problems.at(
+                &threshold.span(),
+                format!("[classify]: '{language}' in unknown_below_by_language is not an ISO 639-1 code such as nl"),
+            );
+        }
     }
     if let Some(top_k) = &classify.top_k {
         if *top_k.get_ref() < 1 {
@@ -776,6 +795,12 @@ impl RawFile {
             },
             classify: ClassifySection {
                 unknown_below: *classify.unknown_below.get_ref() as f32,
+                unknown_below_by_language: classify
+                    .unknown_below_by_language
+                    .iter()
+                    .flatten()
+                    .map(|(language, t)| (language.clone(), *t.get_ref() as f32))
+                    .collect(),
                 top_k: classify
                     .top_k
                     .and_then(|k| usize::try_from(k.into_inner()).ok())

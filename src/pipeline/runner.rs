@@ -286,7 +286,7 @@ fn enrich_batch(
         .collect();
     let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
     let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
-    let reasons = head.classify(&embeddings)?;
+    let reasons = head.classify(&embeddings, Some(&language))?;
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     // Classification above saw the original text; only what is written out is redacted.
     let redactions = if options.redact {
