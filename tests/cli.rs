@@ -327,3 +327,67 @@ fn chat_and_call_transcripts_are_enriched_with_their_turns() {
             .all(|r| r.is_some()));
     }
 }
+
+#[test]
+fn personal_data_in_chat_turns_is_redacted_too() {
+    let dir = tempfile::tempdir().unwrap();
+    let chat = dir.path().join("chat.json");
+    std::fs::write(
+        &chat,
+        r#"{"id": "c1", "customer_id": "K-9", "started_at": "2026-10-01T10:00:00+02:00", "messages": [
+            {"role": "customer", "text": "Mijn nieuwe nummer is 06-12345678, mail naar piet@example.nl", "timestamp": "2026-10-01T10:00:05+02:00"},
+            {"role": "agent", "text": "Dank u, ik pas uw gegevens aan.", "timestamp": "2026-10-01T10:01:00+02:00"}
+        ]}"#,
+    )
+    .unwrap();
+    let out = dir.path().join("out");
+    let run = touchpoint(&[
+        "enrich",
+        "--format",
+        "chat",
+        chat.to_str().unwrap(),
+        "--pipeline",
+        "pipelines/default.toml",
+        "--out",
+        out.to_str().unwrap(),
+    ]);
+    assert!(
+        run.status.success(),
+        "{}",
+        String::from_utf8_lossy(&run.stderr)
+    );
+    let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
+    assert_eq!(rows(&written), 1);
+    let turns = written[0]
+        .column_by_name(touchpoint::schema::TURNS)
+        .unwrap();
+    let turns = turns
+        .as_any()
+        .downcast_ref::<arrow_array::ListArray>()
+        .unwrap();
+    let first = turns.value(0);
+    let first = first
+        .as_any()
+        .downcast_ref::<arrow_array::StructArray>()
+        .unwrap();
+    let texts = first.column_by_name(touchpoint::schema::TURN_TEXT).unwrap();
+    let texts = texts
+        .as_any()
+        .downcast_ref::<arrow_array::StringArray>()
+        .unwrap();
+    assert_eq!(
+        texts.value(0),
+        "Mijn nieuwe nummer is [PHONE], mail naar [EMAIL]"
+    );
+    for column in [touchpoint::schema::TEXT, touchpoint::schema::TEXT_RAW] {
+        let value = strings(&written, column)[0].clone().unwrap();
+        assert!(
+            value.contains("[PHONE]") && !value.contains("piet@"),
+            "{column}: {value}"
+        );
+    }
+    assert_eq!(
+        strings(&written, touchpoint::schema::CONTACT_REASON)[0].as_deref(),
+        Some("change_details")
+    );
+}

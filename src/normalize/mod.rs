@@ -20,6 +20,7 @@ pub use self::language::{
     language_columns, LanguageDetector, COMMON_LANGUAGES, MIN_CONFIDENCE, MIN_LETTERS,
 };
 pub use self::redact::{
-    find_pii, redact, redact_column, redact_columns, PiiKind, PiiSpan, RedactionCounts,
+    find_pii, redact, redact_column, redact_columns, redact_turns, PiiKind, PiiSpan,
+    RedactionCounts,
 };
 pub use self::text::clean_text;

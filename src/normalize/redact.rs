@@ -848,6 +848,40 @@ fn claim_address(
     claims.redact(range, PiiKind::Address).then_some(end)
 }
 
+/// Redacts the `text` of every turn in a `turns` list column (chats and calls). The counts are not returned:
+/// turn texts repeat what the interaction's `text` / `text_raw` already hold, which are counted there.
+pub fn redact_turns(
+    turns: &arrow_array::ListArray,
+) -> crate::error::Result<arrow_array::ListArray> {
+    use arrow_array::Array;
+    let Some(values) = turns.values().as_any().downcast_ref::<StructArray>() else {
+        return Ok(turns.clone());
+    };
+    let Some((position, _)) = values.fields().find(schema::TURN_TEXT) else {
+        return Ok(turns.clone());
+    };
+    let Some(texts) = values
+        .column(position)
+        .as_any()
+        .downcast_ref::<StringArray>()
+    else {
+        return Ok(turns.clone());
+    };
+    let (redacted, _) = redact_column(texts);
+    let mut columns = values.columns().to_vec();
+    columns[position] = Arc::new(redacted);
+    let values = StructArray::try_new(values.fields().clone(), columns, values.nulls().cloned())?;
+    let arrow_schema::DataType::List(item) = turns.data_type() else {
+        return Ok(turns.clone());
+    };
+    Ok(arrow_array::ListArray::try_new(
+        item.clone(),
+        turns.offsets().clone(),
+        Arc::new(values),
+        turns.nulls().cloned(),
+    )?)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -215,7 +215,7 @@ pub fn output_schema(input: &SchemaRef, redact: bool) -> SchemaRef {
 }
 
 /// The columns personal data is redacted from: the text and every string column passed through from the
-/// source (notes, subjects, raw e-mail bodies, ...). Ids, channel, direction, provenance, e-mail message keys
+/// source (notes, subjects, raw e-mail bodies, ...); the texts of chat and call `turns` are redacted too. Ids, channel, direction, provenance, e-mail message keys
 /// and the sender are left as they are: they are the keys that threads and journeys link on, and
 /// pseudonymising them is the source system's choice.
 fn redactable_columns(schema: &Schema) -> Vec<usize> {
@@ -298,6 +298,15 @@ fn enrich_batch(
         let (redacted, counts) = normalize::redact_columns(&sources);
         for (&i, column) in targets.iter().zip(redacted) {
             columns[i] = Arc::new(column);
+        }
+        if let Some((i, _)) = batch.schema().column_with_name(schema::TURNS) {
+            if let Some(turns) = batch
+                .column(i)
+                .as_any()
+                .downcast_ref::<arrow_array::ListArray>()
+            {
+                columns[i] = Arc::new(normalize::redact_turns(turns)?);
+            }
         }
         Some(counts)
     } else {
