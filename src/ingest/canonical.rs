@@ -15,7 +15,7 @@ use arrow_array::builder::{StringBuilder, TimestampMicrosecondBuilder, UInt64Bui
 use arrow_array::cast::AsArray;
 use arrow_array::{new_null_array, Array, ArrayRef, BooleanArray, RecordBatch, StringArray};
 use arrow_cast::cast;
-use arrow_schema::{ArrowError, DataType, SchemaRef};
+use arrow_schema::{ArrowError, DataType};
 use arrow_select::filter::filter_record_batch;
 
 use crate::error::{Error, Result};
@@ -23,6 +23,7 @@ use crate::schema;
 
 use super::layout::{FilePlan, Layout};
 use super::mapping::ValueMap;
+use super::rejects::RejectsBuilder;
 use super::source::{RawReject, SourceChunk};
 use super::timestamp::{self, ParsedTimestamp};
 use super::IngestBatch;
@@ -358,29 +359,17 @@ fn rejects_batch(
     }
     rejects.sort_by_key(|reject| reject.row);
 
-    let mut source_files = StringBuilder::new();
-    let mut rows = UInt64Builder::with_capacity(rejects.len());
-    let mut columns = StringBuilder::new();
-    let mut reasons = StringBuilder::new();
-    let mut records = StringBuilder::new();
+    let mut builder = RejectsBuilder::default();
     for reject in &rejects {
-        source_files.append_value(source_file);
-        rows.append_value(reject.row);
-        columns.append_option(reject.column.as_deref());
-        reasons.append_value(&reject.reason);
-        records.append_value(&reject.record);
+        builder.append(
+            source_file,
+            reject.row,
+            reject.column.as_deref(),
+            &reject.reason,
+            &reject.record,
+        );
     }
-    let schema: SchemaRef = Arc::new(arrow_schema::Schema::new(schema::reject_fields()));
-    Ok(RecordBatch::try_new(
-        schema,
-        vec![
-            Arc::new(source_files.finish()),
-            Arc::new(rows.finish()),
-            Arc::new(columns.finish()),
-            Arc::new(reasons.finish()),
-            Arc::new(records.finish()),
-        ],
-    )?)
+    builder.finish()
 }
 
 fn arrow_arith_not(mask: &BooleanArray) -> BooleanArray {

@@ -24,6 +24,7 @@ mod jsonl;
 mod layout;
 mod mapping;
 mod parquet;
+mod rejects;
 mod source;
 mod timestamp;
 pub mod transcript;

@@ -1,9 +1,9 @@
-//! The Arrow batches of e-mail ingest: interactions (canonical + e-mail + provenance columns) and rejects.
+//! The Arrow batch of e-mail interactions (canonical + e-mail + provenance columns).
 //!
 //! Contract: `interactions` builds one row per `EmailRow`, in order, in the schema `canonical_fields`,
 //! `email_fields`, `provenance_fields` of `crate::schema`. Messages are held as rows until then because
-//! threading needs all of them before a `conversation_id` can be written. `RejectsBuilder` builds the
-//! rejects batch (`schema::reject_fields`).
+//! threading needs all of them before a `conversation_id` can be written. Rejects are built by
+//! `ingest::rejects`, with the raw message as a JSON string.
 
 use std::sync::Arc;
 
@@ -154,48 +154,4 @@ fn attachment_lists(rows: &[EmailRow]) -> Result<ArrayRef> {
         None,
     )?;
     Ok(Arc::new(list))
-}
-
-/// Rejected messages, with the raw message kept as a JSON string so that nothing is lost.
-#[derive(Default)]
-pub(crate) struct RejectsBuilder {
-    source_file: StringBuilder,
-    source_row: UInt64Builder,
-    column: StringBuilder,
-    reason: StringBuilder,
-    record: StringBuilder,
-}
-
-impl RejectsBuilder {
-    pub fn append(
-        &mut self,
-        source_file: &str,
-        source_row: u64,
-        column: Option<&str>,
-        reason: &str,
-        raw: &[u8],
-    ) {
-        self.source_file.append_value(source_file);
-        self.source_row.append_value(source_row);
-        self.column.append_option(column);
-        self.reason.append_value(reason);
-        let raw = String::from_utf8_lossy(raw);
-        // Serialising a string cannot fail; the fallback only keeps this path panic-free.
-        let record = serde_json::to_string(&raw).unwrap_or_else(|_| format!("{raw:?}"));
-        self.record.append_value(record);
-    }
-
-    pub fn finish(mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.source_file.finish()),
-            Arc::new(self.source_row.finish()),
-            Arc::new(self.column.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.record.finish()),
-        ];
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(schema::reject_fields())),
-            columns,
-        )?)
-    }
 }

@@ -34,7 +34,8 @@ use arrow_array::RecordBatch;
 use crate::error::{IoContext, Result};
 use crate::schema;
 
-use columns::{EmailRow, RejectsBuilder};
+use super::rejects::{json_string, RejectsBuilder};
+use columns::EmailRow;
 use thread::ThreadKeys;
 
 pub use parties::load_customer_map;
@@ -70,7 +71,13 @@ pub fn read_emails(
             .unwrap_or_else(|| source_file.clone());
         for raw in mailbox::split(path, &bytes) {
             let reject = |rejects: &mut RejectsBuilder, column: Option<&str>, reason: String| {
-                rejects.append(&source_file, raw.row, column, &reason, &raw.bytes);
+                rejects.append(
+                    &source_file,
+                    raw.row,
+                    column,
+                    &reason,
+                    &json_string(&String::from_utf8_lossy(&raw.bytes)),
+                );
             };
             let Some(email) = parse::parse(&raw.bytes) else {
                 reject(

@@ -1,13 +1,13 @@
-//! The Arrow batches of transcript ingest: interactions and rejects.
+//! The Arrow batch of transcript interactions.
 //!
 //! Contract: `interactions` builds one row per `TranscriptRow`, in order, in the schema `canonical_fields`,
-//! then `chat_fields` or `call_fields`, then `provenance_fields` of `crate::schema`. `RejectsBuilder` builds
-//! the rejects batch (`schema::reject_fields`): the record is the conversation as JSON text when its source is
-//! JSON, else the source text as a JSON string.
+//! then `chat_fields` or `call_fields`, then `provenance_fields` of `crate::schema`. Rejects are built
+//! by `ingest::rejects`: the record is the conversation as JSON text when its source is JSON, else the source
+//! text as a JSON string.
 
 use std::sync::Arc;
 
-use arrow_array::builder::{Float64Builder, StringBuilder, UInt64Builder};
+use arrow_array::builder::{Float64Builder, StringBuilder};
 use arrow_array::{
     ArrayRef, Float64Array, ListArray, RecordBatch, StringArray, StructArray,
     TimestampMicrosecondArray, UInt64Array,
@@ -15,7 +15,7 @@ use arrow_array::{
 use arrow_buffer::OffsetBuffer;
 use arrow_schema::{DataType, Field, Schema};
 
-use super::{CallMetrics, Rejected, TranscriptKind, Turn};
+use super::{CallMetrics, TranscriptKind, Turn};
 use crate::error::Result;
 use crate::schema;
 
@@ -123,47 +123,4 @@ fn turn_lists(rows: &[TranscriptRow]) -> Result<ArrayRef> {
         None,
     )?;
     Ok(Arc::new(list))
-}
-
-/// Rejected files and conversations.
-#[derive(Default)]
-pub(crate) struct RejectsBuilder {
-    source_file: StringBuilder,
-    source_row: UInt64Builder,
-    column: StringBuilder,
-    reason: StringBuilder,
-    record: StringBuilder,
-}
-
-impl RejectsBuilder {
-    pub fn append(&mut self, source_file: &str, rejected: &Rejected) {
-        self.source_file.append_value(source_file);
-        self.source_row.append_value(rejected.row);
-        self.column.append_option(rejected.column);
-        self.reason.append_value(&rejected.reason);
-        // A JSON conversation is kept as it is; other text (a subtitle file, broken JSON) as a JSON string.
-        let is_json = serde_json::from_str::<serde::de::IgnoredAny>(&rejected.record).is_ok();
-        if is_json {
-            self.record.append_value(&rejected.record);
-        } else {
-            // Serialising a string cannot fail; the fallback only keeps this path panic-free.
-            let record = serde_json::to_string(&rejected.record)
-                .unwrap_or_else(|_| format!("{:?}", rejected.record));
-            self.record.append_value(record);
-        }
-    }
-
-    pub fn finish(mut self) -> Result<RecordBatch> {
-        let columns: Vec<ArrayRef> = vec![
-            Arc::new(self.source_file.finish()),
-            Arc::new(self.source_row.finish()),
-            Arc::new(self.column.finish()),
-            Arc::new(self.reason.finish()),
-            Arc::new(self.record.finish()),
-        ];
-        Ok(RecordBatch::try_new(
-            Arc::new(Schema::new(schema::reject_fields())),
-            columns,
-        )?)
-    }
 }

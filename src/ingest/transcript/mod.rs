@@ -39,7 +39,8 @@ use arrow_array::RecordBatch;
 use crate::error::{Error, IoContext, Location, Result};
 use crate::schema;
 
-use columns::{RejectsBuilder, TranscriptRow};
+use super::rejects::{json_record, RejectsBuilder};
+use columns::TranscriptRow;
 use roles::RoleMap;
 
 pub use metrics::CallMetrics;
@@ -152,7 +153,13 @@ pub fn read_transcripts(
                     source_file: source_file.clone(),
                     ..row
                 }),
-                Err(rejected) => rejects.append(&source_file, &rejected),
+                Err(rejected) => rejects.append(
+                    &source_file,
+                    rejected.row,
+                    rejected.column,
+                    &rejected.reason,
+                    &json_record(&rejected.record),
+                ),
             }
         }
     }
