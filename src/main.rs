@@ -300,8 +300,13 @@ fn main() -> ExitCode {
         .map(|()| log::set_max_level(level))
         .ok();
     if let Some(threads) = cli.threads {
+        // candle sizes its own CPU pools from these variables on first use, apart from rayon's global pool;
+        // setting both here, before any other thread exists, keeps the two from oversubscribing the cores.
+        let threads = threads.max(1);
+        std::env::set_var("RAYON_NUM_THREADS", threads.to_string());
+        std::env::set_var("CANDLE_NUM_THREADS", threads.to_string());
         if let Err(e) = rayon::ThreadPoolBuilder::new()
-            .num_threads(threads.max(1))
+            .num_threads(threads)
             .build_global()
         {
             log::warn!("could not size the thread pool: {e}");
