@@ -6,7 +6,7 @@
 
 use std::sync::Arc;
 
-use arrow_schema::{DataType, Field, Fields, TimeUnit};
+use arrow_schema::{DataType, Field, FieldRef, Fields, TimeUnit};
 
 // Canonical interaction columns (the default column mapping uses these names in the input too).
 pub const ID: &str = "id";
@@ -118,10 +118,21 @@ pub fn attachment_fields() -> Fields {
     ])
 }
 
+/// The element field of every list column: items are never null. One definition, so the list types built
+/// by the readers and heads are exactly the ones the schemas declare.
+pub fn list_item(data_type: DataType) -> FieldRef {
+    Arc::new(Field::new("item", data_type, false))
+}
+
+/// A list of non-null `data_type` items.
+pub fn list_of(data_type: DataType) -> DataType {
+    DataType::List(list_item(data_type))
+}
+
 /// The e-mail fields, in order, that e-mail ingest puts between the canonical and the provenance fields.
 /// `text_raw` is the whole text body; `text` is that body with quotes, history and signatures stripped.
 pub fn email_fields() -> Vec<Field> {
-    let utf8_list = || DataType::List(Arc::new(Field::new("item", DataType::Utf8, false)));
+    let utf8_list = || list_of(DataType::Utf8);
     vec![
         Field::new(TEXT_RAW, DataType::Utf8, false),
         Field::new(MESSAGE_ID, DataType::Utf8, true),
@@ -133,11 +144,7 @@ pub fn email_fields() -> Vec<Field> {
         Field::new(TO, utf8_list(), false),
         Field::new(
             ATTACHMENTS,
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(attachment_fields()),
-                false,
-            ))),
+            list_of(DataType::Struct(attachment_fields())),
             false,
         ),
     ]
@@ -156,15 +163,7 @@ pub fn turn_fields() -> Fields {
 }
 
 fn turns_field() -> Field {
-    Field::new(
-        TURNS,
-        DataType::List(Arc::new(Field::new(
-            "item",
-            DataType::Struct(turn_fields()),
-            false,
-        ))),
-        false,
-    )
+    Field::new(TURNS, list_of(DataType::Struct(turn_fields())), false)
 }
 
 /// The chat fields, in order, that transcript ingest puts between the canonical and the provenance fields.
@@ -202,11 +201,7 @@ pub fn enrichment_fields() -> Vec<Field> {
         Field::new(CONTACT_REASON_SCORE, DataType::Float32, false),
         Field::new(
             CONTACT_REASON_TOP3,
-            DataType::List(Arc::new(Field::new(
-                "item",
-                DataType::Struct(ranked_reason_fields()),
-                false,
-            ))),
+            list_of(DataType::Struct(ranked_reason_fields())),
             false,
         ),
         Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),

@@ -213,11 +213,9 @@ impl ZeroShot {
         let mut phase = StringBuilder::with_capacity(n, n * 16);
         let mut source = StringBuilder::with_capacity(n, n * 9);
         let item = StructBuilder::from_fields(schema::ranked_reason_fields(), n * self.top_k);
-        let mut top = ListBuilder::new(item).with_field(Arc::new(arrow_schema::Field::new(
-            "item",
+        let mut top = ListBuilder::new(item).with_field(schema::list_item(
             arrow_schema::DataType::Struct(schema::ranked_reason_fields()),
-            false,
-        )));
+        ));
         for decision in decisions {
             match decision.reason {
                 Some(i) => {

@@ -13,7 +13,7 @@ use arrow_array::{
     UInt64Array,
 };
 use arrow_buffer::OffsetBuffer;
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Schema};
 
 use crate::error::Result;
 use crate::schema;
@@ -102,10 +102,6 @@ pub(crate) fn interactions(rows: &[EmailRow], conversation_ids: &[String]) -> Re
 }
 
 /// The non-nullable item field of the list columns, as `schema::email_fields` declares it.
-fn item_field(data_type: DataType) -> Arc<Field> {
-    Arc::new(Field::new("item", data_type, false))
-}
-
 fn string_lists<'a>(lists: impl Iterator<Item = &'a Vec<String>>) -> Result<ArrayRef> {
     let mut lengths = Vec::new();
     let mut values = StringBuilder::new();
@@ -116,7 +112,7 @@ fn string_lists<'a>(lists: impl Iterator<Item = &'a Vec<String>>) -> Result<Arra
         }
     }
     let list = ListArray::try_new(
-        item_field(DataType::Utf8),
+        schema::list_item(DataType::Utf8),
         OffsetBuffer::from_lengths(lengths),
         Arc::new(values.finish()),
         None,
@@ -148,7 +144,7 @@ fn attachment_lists(rows: &[EmailRow]) -> Result<ArrayRef> {
         None,
     )?;
     let list = ListArray::try_new(
-        item_field(DataType::Struct(fields)),
+        schema::list_item(DataType::Struct(fields)),
         OffsetBuffer::from_lengths(lengths),
         Arc::new(entries),
         None,

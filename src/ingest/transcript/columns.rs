@@ -13,7 +13,7 @@ use arrow_array::{
     TimestampMicrosecondArray, UInt64Array,
 };
 use arrow_buffer::OffsetBuffer;
-use arrow_schema::{DataType, Field, Schema};
+use arrow_schema::{DataType, Schema};
 
 use super::{CallMetrics, TranscriptKind, Turn};
 use crate::error::Result;
@@ -117,7 +117,7 @@ fn turn_lists(rows: &[TranscriptRow]) -> Result<ArrayRef> {
         None,
     )?;
     let list = ListArray::try_new(
-        Arc::new(Field::new("item", DataType::Struct(fields), false)),
+        schema::list_item(DataType::Struct(fields)),
         OffsetBuffer::from_lengths(lengths),
         Arc::new(entries),
         None,
