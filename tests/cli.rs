@@ -15,6 +15,17 @@ fn touchpoint(args: &[&str]) -> Output {
         .expect("run touchpoint")
 }
 
+/// Runs the binary and requires success, showing its log when it fails.
+fn touchpoint_ok(args: &[&str]) -> Output {
+    let output = touchpoint(args);
+    assert!(
+        output.status.success(),
+        "touchpoint {args:?}: {}",
+        String::from_utf8_lossy(&output.stderr)
+    );
+    output
+}
+
 fn python_has(modules: &str) -> bool {
     Command::new("python3")
         .args(["-c", &format!("import {modules}")])
@@ -26,7 +37,7 @@ fn python_has(modules: &str) -> bool {
 fn readme_main_command_writes_parquet_that_pyarrow_and_duckdb_read() {
     let out = tempfile::tempdir().unwrap();
     let out_dir = out.path().to_str().unwrap();
-    let run = touchpoint(&[
+    let run = touchpoint_ok(&[
         "enrich",
         "testdata/interactions.csv",
         "--pipeline",
@@ -34,11 +45,6 @@ fn readme_main_command_writes_parquet_that_pyarrow_and_duckdb_read() {
         "--out",
         out_dir,
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let file = Path::new(out_dir).join("interactions.parquet");
     assert_eq!(
         String::from_utf8_lossy(&run.stdout).trim(),
@@ -99,12 +105,7 @@ fn exit_codes_tell_usage_input_and_pipeline_errors_apart() {
     assert_eq!(check.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&check.stderr).contains("bad.toml"));
 
-    let ok = touchpoint(&["pipeline", "check", "pipelines/default.toml"]);
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    let ok = touchpoint_ok(&["pipeline", "check", "pipelines/default.toml"]);
     assert!(String::from_utf8_lossy(&ok.stdout).contains("42 contact reasons"));
 
     let missing = touchpoint(&[
@@ -129,8 +130,7 @@ fn exit_codes_tell_usage_input_and_pipeline_errors_apart() {
 
 #[test]
 fn models_list_names_the_packaged_models_and_the_store() {
-    let list = touchpoint(&["models", "list"]);
-    assert!(list.status.success());
+    let list = touchpoint_ok(&["models", "list"]);
     let text = String::from_utf8_lossy(&list.stdout);
     assert!(
         text.contains("multilingual-e5-small (default)") && text.contains("all-MiniLM-L6-v2"),
@@ -143,7 +143,7 @@ fn models_list_names_the_packaged_models_and_the_store() {
 fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let head = dir.path().join("head");
-    let train = touchpoint(&[
+    touchpoint_ok(&[
         "train",
         "--data",
         "testdata/interactions.csv",
@@ -152,14 +152,9 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
         "--out",
         head.to_str().unwrap(),
     ]);
-    assert!(
-        train.status.success(),
-        "{}",
-        String::from_utf8_lossy(&train.stderr)
-    );
 
     let out = dir.path().join("out");
-    let run = touchpoint(&[
+    touchpoint_ok(&[
         "enrich",
         "testdata/labelled_sentences.csv",
         "--pipeline",
@@ -169,11 +164,6 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let batches = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
     let column =
         |name: &str| -> Vec<String> { strings(&batches, name).into_iter().flatten().collect() };
@@ -207,18 +197,13 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
     }
     std::fs::write(&foreign, csv).unwrap();
     let foreign_head = dir.path().join("foreign_head");
-    let train = touchpoint(&[
+    touchpoint_ok(&[
         "train",
         "--data",
         foreign.to_str().unwrap(),
         "--out",
         foreign_head.to_str().unwrap(),
     ]);
-    assert!(
-        train.status.success(),
-        "{}",
-        String::from_utf8_lossy(&train.stderr)
-    );
     let refused = touchpoint(&[
         "enrich",
         "testdata/labelled_sentences.csv",
@@ -241,7 +226,7 @@ fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
 fn raw_email_is_enriched_with_threads_directions_customers_and_redaction() {
     let dir = tempfile::tempdir().unwrap();
     let out = dir.path().join("out");
-    let run = touchpoint(&[
+    touchpoint_ok(&[
         "enrich",
         "--format",
         "email",
@@ -255,11 +240,6 @@ fn raw_email_is_enriched_with_threads_directions_customers_and_redaction() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
     let rejected = touchpoint::output::read_parquet(&out.join("rejects.parquet")).unwrap();
     let (rows, rejects) = (rows(&written), rows(&rejected));
@@ -291,7 +271,7 @@ fn chat_and_call_transcripts_are_enriched_with_their_turns() {
         [("chat", "testdata/chat", 4), ("call", "testdata/calls", 5)]
     {
         let out = dir.path().join(format);
-        let run = touchpoint(&[
+        touchpoint_ok(&[
             "enrich",
             "--format",
             format,
@@ -301,11 +281,6 @@ fn chat_and_call_transcripts_are_enriched_with_their_turns() {
             "--out",
             out.to_str().unwrap(),
         ]);
-        assert!(
-            run.status.success(),
-            "{}",
-            String::from_utf8_lossy(&run.stderr)
-        );
         let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
         // The folders also hold deliberately broken files: those land in rejects, never in the output.
         assert!(out.join("rejects.parquet").exists());
@@ -341,7 +316,7 @@ fn personal_data_in_chat_turns_is_redacted_too() {
     )
     .unwrap();
     let out = dir.path().join("out");
-    let run = touchpoint(&[
+    touchpoint_ok(&[
         "enrich",
         "--format",
         "chat",
@@ -351,11 +326,6 @@ fn personal_data_in_chat_turns_is_redacted_too() {
         "--out",
         out.to_str().unwrap(),
     ]);
-    assert!(
-        run.status.success(),
-        "{}",
-        String::from_utf8_lossy(&run.stderr)
-    );
     let written = touchpoint::output::read_parquet(&out.join("interactions.parquet")).unwrap();
     assert_eq!(rows(&written), 1);
     let turns = written[0]
