@@ -165,6 +165,18 @@ impl LinearHead {
 
     /// The answer for every row of `embeddings`. An embedding of another width is an error.
     pub fn predict(&self, embeddings: &Embeddings) -> Result<Vec<Prediction>> {
+        Ok(self
+            .predict_with_probabilities(embeddings)?
+            .into_iter()
+            .map(|(prediction, _)| prediction)
+            .collect())
+    }
+
+    /// As `predict`, with every row's calibrated probabilities (for callers that rank the labels too).
+    pub fn predict_with_probabilities(
+        &self,
+        embeddings: &Embeddings,
+    ) -> Result<Vec<(Prediction, Vec<f32>)>> {
         if embeddings.dim != self.dim && !embeddings.is_empty() {
             return Err(Error::model(format!(
                 "the head expects {}-dimensional embeddings, got {} (was it trained on another model?)",
@@ -176,11 +188,12 @@ impl LinearHead {
             .map(|row| {
                 let p = self.probabilities(embeddings.row(row));
                 let (best, probability) = argmax(&p);
-                Prediction {
+                let prediction = Prediction {
                     best,
                     probability,
                     answer: (probability >= self.meta.unknown_below).then_some(best),
-                }
+                };
+                (prediction, p)
             })
             .collect())
     }

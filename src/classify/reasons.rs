@@ -12,7 +12,7 @@ use std::path::Path;
 use arrow_array::StringArray;
 
 use super::linear::LinearHead;
-use super::zero_shot::{Decision, ReasonColumns, Source, ZeroShot};
+use super::zero_shot::{top_ranked, Decision, ReasonColumns, Source, ZeroShot};
 use crate::error::{Error, Result};
 use crate::model::Embeddings;
 
@@ -76,28 +76,17 @@ impl ReasonClassifier {
         let mut decisions = self.zero_shot.decide(embeddings, languages);
         if let Some(trained) = &self.head {
             let top_k = self.zero_shot.top_k();
-            for (row, (decision, prediction)) in decisions
-                .iter_mut()
-                .zip(trained.head.predict(embeddings)?)
-                .enumerate()
-            {
+            let predictions = trained.head.predict_with_probabilities(embeddings)?;
+            for (decision, (prediction, probabilities)) in decisions.iter_mut().zip(predictions) {
                 let Some(label) = prediction.answer else {
                     continue;
                 };
-                let probabilities = trained.head.probabilities(embeddings.row(row));
-                let mut ranked: Vec<usize> = (0..probabilities.len()).collect();
-                ranked.sort_by(|&a, &b| {
-                    probabilities[b]
-                        .total_cmp(&probabilities[a])
-                        .then(a.cmp(&b))
-                });
                 *decision = Decision {
                     reason: Some(trained.reason_of_label[label]),
                     score: prediction.probability,
-                    top: ranked
+                    top: top_ranked(&probabilities, top_k)
                         .into_iter()
-                        .take(top_k)
-                        .map(|i| (trained.reason_of_label[i], probabilities[i]))
+                        .map(|(i, p)| (trained.reason_of_label[i], p))
                         .collect(),
                     source: Source::Head,
                 };

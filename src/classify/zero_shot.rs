@@ -162,14 +162,7 @@ impl ZeroShot {
 
     /// The best reason per row (`None` when under the threshold) with its score, and the ranked top-k.
     pub fn rank(&self, scores: &[f32], threshold: f32) -> (Option<usize>, f32, Vec<(usize, f32)>) {
-        let mut order: Vec<usize> = (0..scores.len()).collect();
-        // Ties resolve to the reason listed first in the pipeline, so results are deterministic.
-        order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
-        let top: Vec<(usize, f32)> = order
-            .iter()
-            .take(self.top_k)
-            .map(|&i| (i, scores[i]))
-            .collect();
+        let top = top_ranked(scores, self.top_k);
         let (best, score) = top.first().copied().unwrap_or((0, f32::NEG_INFINITY));
         let chosen = (score >= threshold).then_some(best);
         (chosen, score, top)
@@ -251,6 +244,14 @@ impl ZeroShot {
             source: Arc::new(source.finish()) as ArrayRef,
         }
     }
+}
+
+/// The `k` highest scores with their indices, best first; ties go to the lower index, so rankings are
+/// deterministic.
+pub fn top_ranked(scores: &[f32], k: usize) -> Vec<(usize, f32)> {
+    let mut order: Vec<usize> = (0..scores.len()).collect();
+    order.sort_by(|&a, &b| scores[b].total_cmp(&scores[a]).then(a.cmp(&b)));
+    order.into_iter().take(k).map(|i| (i, scores[i])).collect()
 }
 
 /// Which head decided a row's contact reason.
