@@ -70,6 +70,13 @@ pub const CONTACT_REASON_TOP3: &str = "contact_reason_top3";
 /// `head` when a trained head decided the reason, `zero_shot` when similarity to the pipeline's anchors did.
 pub const CONTACT_REASON_SOURCE: &str = "contact_reason_source";
 pub const LIFECYCLE_PHASE: &str = "lifecycle_phase";
+/// The interaction's sentiment (`SENTIMENTS`), and its score in -1 (negative) ..= 1 (positive).
+pub const SENTIMENT: &str = "sentiment";
+pub const SENTIMENT_SCORE: &str = "sentiment_score";
+/// Sentiment values; `mixed` is a text with both clearly positive and clearly negative parts.
+pub const SENTIMENTS: [&str; 4] = ["negative", "neutral", "positive", "mixed"];
+/// How many windows of the model's length the text was read in (long texts are chunked, not cut).
+pub const N_CHUNKS: &str = "n_chunks";
 /// Per-row counts of the personal data redacted from the text, one `UInt32` field per kind.
 pub const REDACTIONS: &str = "redactions";
 
