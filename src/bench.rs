@@ -12,7 +12,7 @@ use serde::Serialize;
 
 use crate::error::{Error, Result};
 use crate::ingest::{ColumnMapping, IngestOptions, Interactions};
-use crate::model::encoder::length_batches;
+use crate::model::encoder::padding;
 use crate::model::{store, Encoder, Precision};
 use crate::schema;
 
@@ -84,19 +84,9 @@ pub fn run(
         let prefix = encoder.query_prefix().to_string();
         let started = Instant::now();
         let tokens = encoder.tokenize(&refs, &prefix)?;
-        let embeddings = encoder.embed_tokens(&tokens, token_budget)?;
+        std::hint::black_box(encoder.embed_tokens(&tokens, token_budget)?);
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let real: u64 = embeddings.n_tokens.iter().map(|&n| u64::from(n)).sum();
-        let padded: u64 = length_batches(tokens.iter().map(|(ids, _)| ids.len()), token_budget)
-            .iter()
-            .map(|b| {
-                b.len() as u64
-                    * b.iter()
-                        .map(|&i| tokens[i].0.len() as u64)
-                        .max()
-                        .unwrap_or(0)
-            })
-            .sum();
+        let (real, padded) = padding(&tokens, token_budget);
         results.push(BenchResult {
             workload: workload.name.clone(),
             model: encoder.location().id.clone(),

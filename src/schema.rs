@@ -63,7 +63,6 @@ pub const SOURCE_ROW: &str = "source_row";
 pub const LANGUAGE: &str = "language";
 pub const LANGUAGE_CONFIDENCE: &str = "language_confidence";
 pub const N_TOKENS: &str = "n_tokens";
-pub const TRUNCATED: &str = "truncated";
 pub const CONTACT_REASON: &str = "contact_reason";
 pub const CONTACT_REASON_SCORE: &str = "contact_reason_score";
 pub const CONTACT_REASON_TOP3: &str = "contact_reason_top3";
@@ -203,7 +202,7 @@ pub fn enrichment_fields() -> Vec<Field> {
         Field::new(LANGUAGE, DataType::Utf8, true),
         Field::new(LANGUAGE_CONFIDENCE, DataType::Float32, true),
         Field::new(N_TOKENS, DataType::UInt32, false),
-        Field::new(TRUNCATED, DataType::Boolean, false),
+        Field::new(N_CHUNKS, DataType::UInt32, false),
         Field::new(CONTACT_REASON, DataType::Utf8, false),
         Field::new(CONTACT_REASON_SCORE, DataType::Float32, false),
         Field::new(

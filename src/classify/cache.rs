@@ -2,7 +2,7 @@
 //! run the encoder again.
 //!
 //! Contract: `embed_cached` returns exactly what `Encoder::embed` would for the texts (same vectors, input
-//! order), except that `n_tokens` and `truncated` are 0 / false for rows served from the cache. One file per
+//! order), except that `n_tokens` and `n_chunks` are 0 for rows served from the cache. One file per
 //! model (`embeddings-<model sha256 prefix>.tpemb` in the cache folder) holds fixed-size records of
 //! `sha256(max_tokens, prefix, text)` and the vector, so a different prefix or window never hits another's
 //! entries. New rows are appended in one write; a torn or foreign file is ignored (the texts are embedded
@@ -18,7 +18,8 @@ use sha2::{Digest, Sha256};
 use crate::error::{IoContext, Result};
 use crate::model::{Embeddings, Encoder};
 
-const MAGIC: &[u8; 8] = b"TPEMB001";
+/// Version 2: long texts are read whole in windows (version 1 cut them at the window).
+const MAGIC: &[u8; 8] = b"TPEMB002";
 const KEY_BYTES: usize = 32;
 /// Texts embedded (and appended to the cache) at a time.
 const CHUNK: usize = 1000;
@@ -70,7 +71,7 @@ pub fn embed_cached(
             }
             fresh.vectors.extend_from_slice(&part.vectors);
             fresh.n_tokens.extend_from_slice(&part.n_tokens);
-            fresh.truncated.extend_from_slice(&part.truncated);
+            fresh.n_chunks.extend_from_slice(&part.n_chunks);
             log::info!(
                 "embedded {} of {} texts",
                 (chunk_index * CHUNK + chunk.len()),
@@ -83,7 +84,7 @@ pub fn embed_cached(
         dim,
         vectors: vec![0.0; texts.len() * dim],
         n_tokens: vec![0; texts.len()],
-        truncated: vec![false; texts.len()],
+        n_chunks: vec![0; texts.len()],
     };
     let mut fresh_row: HashMap<usize, usize> = HashMap::with_capacity(missing.len());
     for (j, &i) in missing.iter().enumerate() {
@@ -93,7 +94,7 @@ pub fn embed_cached(
         let vector = match fresh_row.get(&i) {
             Some(&j) => {
                 out.n_tokens[i] = fresh.n_tokens[j];
-                out.truncated[i] = fresh.truncated[j];
+                out.n_chunks[i] = fresh.n_chunks[j];
                 fresh.row(j)
             }
             None => match cached.get(key) {

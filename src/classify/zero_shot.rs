@@ -331,7 +331,7 @@ fn centroids(
         dim,
         vectors: sums,
         n_tokens: vec![0; n_reasons],
-        truncated: vec![false; n_reasons],
+        n_chunks: vec![1; n_reasons],
     };
     (centroids, (0..n_reasons).collect())
 }
@@ -352,7 +352,7 @@ fn read_cache(path: &Path, count: usize, dim: usize) -> Option<Embeddings> {
         dim,
         vectors,
         n_tokens: vec![0; count],
-        truncated: vec![false; count],
+        n_chunks: vec![1; count],
     })
 }
 

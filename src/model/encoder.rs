@@ -2,14 +2,17 @@
 //!
 //! Contract: `Encoder::embed` returns one L2-normalised vector per input text, in input order, the mean of the
 //! final hidden states over the text's real tokens (never padding). Texts are tokenised with the model's
-//! prefix (e5: `query: `), truncated to the model's window (reported per text), sorted by length and grouped
+//! prefix (e5: `query: `). A text longer than the model's window is read whole, in overlapping windows
+//! (`chunk_windows`), each with the special tokens and the prefix; the text's vector is the mean of its
+//! windows' vectors weighted by their lengths, so nothing is cut. Windows are sorted by length and grouped
 //! into batches whose padded size stays under a token budget, so short texts are not padded to long ones.
 
+use std::ops::Range;
 use std::path::Path;
 use std::time::Instant;
 
 use candle_core::{Device, Tensor};
-use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
+use tokenizers::Tokenizer;
 
 use super::bert::{mean_pool_normalized, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
@@ -21,10 +24,10 @@ use crate::error::{Error, IoContext, Result};
 pub struct Embeddings {
     pub dim: usize,
     pub vectors: Vec<f32>,
-    /// Tokens the model saw per text (specials included).
+    /// The text's length in tokens (specials and prefix counted once).
     pub n_tokens: Vec<u32>,
-    /// Whether the text was longer than the model's window and cut.
-    pub truncated: Vec<bool>,
+    /// Windows the text was read in: 1 unless it is longer than the model's window.
+    pub n_chunks: Vec<u32>,
 }
 
 impl Embeddings {
@@ -79,7 +82,7 @@ impl Encoder {
             .map(|m| m.min(config.max_tokens()))
             .unwrap_or(config.max_tokens())
             .max(2);
-        let tokenizer = load_tokenizer(&location.tokenizer, max_tokens)?;
+        let tokenizer = load_tokenizer(&location.tokenizer)?;
         Ok(Encoder {
             model,
             tokenizer,
@@ -110,18 +113,26 @@ impl Encoder {
         &self.location.query_prefix
     }
 
-    /// Token ids of `prefix + text` for each text, truncated to the window, with a flag per text.
-    pub fn tokenize(&self, texts: &[&str], prefix: &str) -> Result<Vec<(Vec<u32>, bool)>> {
+    /// Token ids of `prefix + text` for each text, as windows that fit the model (see `chunk_windows`).
+    pub fn tokenize(&self, texts: &[&str], prefix: &str) -> Result<Vec<Tokenized>> {
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let encodings = self
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| Error::model(format!("tokenizer: {e}")))?;
         Ok(encodings
-            .into_iter()
+            .iter()
             .map(|e| {
-                let truncated = !e.get_overflowing().is_empty();
-                (e.get_ids().to_vec(), truncated)
+                // The prefix's tokens are those that end within it (offsets are bytes of `prefix + text`).
+                let special = e.get_special_tokens_mask();
+                let prefix_tokens = e
+                    .get_offsets()
+                    .iter()
+                    .zip(special)
+                    .skip_while(|(_, &s)| s == 1)
+                    .take_while(|((_, end), &s)| s == 0 && *end <= prefix.len())
+                    .count();
+                split_windows(e.get_ids(), special, prefix_tokens, self.max_tokens)
             })
             .collect())
     }
@@ -133,30 +144,27 @@ impl Encoder {
     }
 
     /// Embeds already tokenised inputs (see `tokenize`).
-    pub fn embed_tokens(
-        &self,
-        tokens: &[(Vec<u32>, bool)],
-        token_budget: usize,
-    ) -> Result<Embeddings> {
+    pub fn embed_tokens(&self, texts: &[Tokenized], token_budget: usize) -> Result<Embeddings> {
         let dim = self.dim();
-        let mut out = Embeddings {
-            dim,
-            vectors: vec![0.0; tokens.len() * dim],
-            n_tokens: tokens.iter().map(|(ids, _)| ids.len() as u32).collect(),
-            truncated: tokens.iter().map(|(_, t)| *t).collect(),
-        };
+        // Every window of every text is one sequence for the model; `owner` maps it back to its text.
+        let windows: Vec<(usize, &[u32])> = texts
+            .iter()
+            .enumerate()
+            .flat_map(|(t, text)| text.windows.iter().map(move |w| (t, w.as_slice())))
+            .collect();
+        let mut sums = vec![0f32; texts.len() * dim];
         let pad = self.model.config().pad_token_id as u32;
-        for batch in length_batches(tokens.iter().map(|(ids, _)| ids.len()), token_budget) {
+        for batch in length_batches(windows.iter().map(|(_, ids)| ids.len()), token_budget) {
             let width = batch
                 .iter()
-                .map(|&i| tokens[i].0.len())
+                .map(|&i| windows[i].1.len())
                 .max()
                 .unwrap_or(0)
                 .max(1);
             let mut ids = Vec::with_capacity(batch.len() * width);
             let mut mask = Vec::with_capacity(batch.len() * width);
             for &i in &batch {
-                let row = &tokens[i].0;
+                let row = windows[i].1;
                 ids.extend_from_slice(row);
                 ids.extend(std::iter::repeat_n(pad, width - row.len()));
                 mask.extend(std::iter::repeat_n(1f32, row.len()));
@@ -168,24 +176,136 @@ impl Encoder {
             let hidden = self.model.forward(&ids, &mask)?;
             let pooled = mean_pool_normalized(&hidden, &mask)?.to_vec2::<f32>()?;
             for (&i, vector) in batch.iter().zip(pooled) {
-                out.vectors[i * dim..(i + 1) * dim].copy_from_slice(&vector);
+                let (owner, window) = windows[i];
+                let weight = window.len() as f32;
+                let sum = &mut sums[owner * dim..(owner + 1) * dim];
+                sum.iter_mut()
+                    .zip(&vector)
+                    .for_each(|(s, v)| *s += weight * v);
             }
         }
-        Ok(out)
+        for sum in sums.chunks_mut(dim) {
+            let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            sum.iter_mut().for_each(|v| *v /= norm);
+        }
+        Ok(Embeddings {
+            dim,
+            vectors: sums,
+            n_tokens: texts.iter().map(|t| t.n_tokens).collect(),
+            n_chunks: texts.iter().map(|t| t.windows.len() as u32).collect(),
+        })
     }
 }
 
-fn load_tokenizer(path: &Path, max_tokens: usize) -> Result<Tokenizer> {
+/// The tokens the model computes for `texts` batched under `token_budget`: real (every window's tokens) and
+/// padded (what the batches' rectangles hold), as `embed_tokens` batches them.
+pub fn padding(texts: &[Tokenized], token_budget: usize) -> (u64, u64) {
+    let lengths: Vec<usize> = texts
+        .iter()
+        .flat_map(|t| t.windows.iter().map(Vec::len))
+        .collect();
+    let real = lengths.iter().map(|&l| l as u64).sum();
+    let padded = length_batches(lengths.iter().copied(), token_budget)
+        .iter()
+        .map(|b| b.len() as u64 * b.iter().map(|&i| lengths[i] as u64).max().unwrap_or(0))
+        .sum();
+    (real, padded)
+}
+
+/// One text's token ids as the windows the model reads.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Tokenized {
+    /// Each window starts and ends with the model's special tokens and repeats the prefix.
+    pub windows: Vec<Vec<u32>>,
+    /// The text's length in tokens, specials and prefix counted once.
+    pub n_tokens: u32,
+}
+
+impl Tokenized {
+    /// Tokens the model reads for this text (overlaps and repeated specials counted).
+    pub fn model_tokens(&self) -> usize {
+        self.windows.iter().map(Vec::len).sum()
+    }
+}
+
+/// Tokens that consecutive windows share, so a sentence cut by a window boundary is read whole in one of
+/// them; at most a quarter of the window.
+const WINDOW_OVERLAP: usize = 64;
+
+/// Splits one encoding (`ids` with the tokenizer's `special` mask, the prefix being the first
+/// `prefix_tokens` tokens after the leading specials) into windows of at most `max_tokens`: the leading and
+/// trailing special tokens and the prefix go into every window, the content is cut by `chunk_windows`. A text
+/// that fits is one window, unchanged.
+fn split_windows(
+    ids: &[u32],
+    special: &[u32],
+    prefix_tokens: usize,
+    max_tokens: usize,
+) -> Tokenized {
+    let n_tokens = ids.len() as u32;
+    if ids.len() <= max_tokens {
+        return Tokenized {
+            windows: vec![ids.to_vec()],
+            n_tokens,
+        };
+    }
+    let lead = special.iter().take_while(|&&s| s == 1).count();
+    let trail = special[lead..]
+        .iter()
+        .rev()
+        .take_while(|&&s| s == 1)
+        .count();
+    let body = &ids[lead..ids.len() - trail];
+    let (prefix, content) = body.split_at(prefix_tokens.min(body.len()));
+    let fixed = lead + prefix.len() + trail;
+    let window = max_tokens.saturating_sub(fixed).max(1);
+    let windows = chunk_windows(content.len(), window, WINDOW_OVERLAP.min(window / 4))
+        .into_iter()
+        .map(|range| {
+            let mut w = Vec::with_capacity(fixed + range.len());
+            w.extend_from_slice(&ids[..lead]);
+            w.extend_from_slice(prefix);
+            w.extend_from_slice(&content[range]);
+            w.extend_from_slice(&ids[ids.len() - trail..]);
+            w
+        })
+        .collect();
+    Tokenized { windows, n_tokens }
+}
+
+/// Windows of at most `window` positions over `0..len` that together cover every position, consecutive
+/// windows sharing `overlap` positions (less for the last one, which ends at `len`). Windows are evenly
+/// placed, so no tiny tail window is read on its own.
+pub fn chunk_windows(len: usize, window: usize, overlap: usize) -> Vec<Range<usize>> {
+    let window = window.max(1);
+    if len <= window {
+        return std::iter::once(0..len).collect();
+    }
+    let overlap = overlap.min(window - 1);
+    let step = window - overlap;
+    let count = (len - overlap).div_ceil(step);
+    // Spread the starts evenly between 0 and `len - window`; the spacing never exceeds `step`, so the
+    // overlap is at least `overlap` and every position is covered.
+    let last_start = len - window;
+    (0..count)
+        .map(|k| {
+            let start = if count == 1 {
+                0
+            } else {
+                (k * last_start).div_ceil(count - 1)
+            };
+            start..start + window
+        })
+        .collect()
+}
+
+fn load_tokenizer(path: &Path) -> Result<Tokenizer> {
     let mut tokenizer =
         Tokenizer::from_file(path).map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
     tokenizer.with_padding(None);
+    // Long texts are split into windows here, not cut by the tokenizer.
     tokenizer
-        .with_truncation(Some(TruncationParams {
-            max_length: max_tokens,
-            strategy: TruncationStrategy::LongestFirst,
-            stride: 0,
-            direction: TruncationDirection::Right,
-        }))
+        .with_truncation(None)
         .map_err(|e| Error::model(format!("{}: {e}", path.display())))?;
     Ok(tokenizer)
 }
@@ -219,7 +339,69 @@ pub fn length_batches(lengths: impl Iterator<Item = usize>, budget: usize) -> Ve
 
 #[cfg(test)]
 mod tests {
-    use super::length_batches;
+    use super::{chunk_windows, length_batches, split_windows};
+
+    #[test]
+    fn windows_cover_every_position_with_overlap() {
+        for len in [
+            1usize, 100, 508, 509, 510, 511, 1000, 1017, 1018, 5000, 65_536,
+        ] {
+            let windows = chunk_windows(len, 508, 64);
+            assert_eq!(windows.first().unwrap().start, 0);
+            assert_eq!(windows.last().unwrap().end, len);
+            for w in &windows {
+                assert!(w.len() <= 508, "{len}: {w:?}");
+            }
+            for pair in windows.windows(2) {
+                assert!(pair[1].start > pair[0].start, "{len}: {pair:?}");
+                // Consecutive windows overlap by at least the requested 64 positions: nothing is skipped.
+                assert!(pair[0].end >= pair[1].start + 64, "{len}: {pair:?}");
+            }
+            let mut covered = vec![false; len];
+            windows
+                .iter()
+                .flat_map(|w| w.clone())
+                .for_each(|i| covered[i] = true);
+            assert!(covered.iter().all(|&c| c), "{len}");
+            // No more windows than needed.
+            assert_eq!(
+                windows.len(),
+                if len <= 508 {
+                    1
+                } else {
+                    (len - 64).div_ceil(444)
+                }
+            );
+        }
+    }
+
+    #[test]
+    fn long_texts_split_into_windows_with_specials_and_prefix() {
+        // [CLS]=0, prefix 7 8, content 100.., [SEP]=2; a window of 10 tokens.
+        let content: Vec<u32> = (100..130).collect();
+        let mut ids = vec![0, 7, 8];
+        ids.extend(&content);
+        ids.push(2);
+        let mut special = vec![0u32; ids.len()];
+        special[0] = 1;
+        *special.last_mut().unwrap() = 1;
+        let tokenized = split_windows(&ids, &special, 2, 10);
+        assert_eq!(tokenized.n_tokens, ids.len() as u32);
+        assert!(tokenized.windows.len() > 1);
+        let mut seen = Vec::new();
+        for w in &tokenized.windows {
+            assert!(w.len() <= 10);
+            assert_eq!(&w[..3], &[0, 7, 8]);
+            assert_eq!(*w.last().unwrap(), 2);
+            seen.extend_from_slice(&w[3..w.len() - 1]);
+        }
+        seen.sort_unstable();
+        seen.dedup();
+        assert_eq!(seen, content, "every content token is read");
+        // A text that fits is left as it is.
+        let short = split_windows(&ids[..6], &special[..6], 2, 10);
+        assert_eq!(short.windows, vec![ids[..6].to_vec()]);
+    }
 
     #[test]
     fn batches_cover_every_text_once_within_budget() {

@@ -12,7 +12,7 @@ use std::path::{Path, PathBuf};
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
-use arrow_array::{Array, ArrayRef, BooleanArray, RecordBatch, StringArray, UInt32Array};
+use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
 
 use crate::classify::{LinearHead, ReasonClassifier, ZeroShot};
@@ -315,7 +315,7 @@ fn enrich_batch(
     columns.push(Arc::new(language));
     columns.push(Arc::new(confidence));
     columns.push(Arc::new(UInt32Array::from(embeddings.n_tokens.clone())));
-    columns.push(Arc::new(BooleanArray::from(embeddings.truncated.clone())));
+    columns.push(Arc::new(UInt32Array::from(embeddings.n_chunks.clone())));
     columns.push(reasons.reason);
     columns.push(reasons.score);
     columns.push(reasons.top);
