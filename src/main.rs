@@ -143,6 +143,14 @@ struct EvalArgs {
     /// Gold label of out-of-scope rows: `unknown` is the right answer for them.
     #[arg(long)]
     oos_label: Option<String>,
+    /// Count label FROM as label TO, in the gold labels and the answers alike (e.g. `--merge
+    /// ambivalent=neutral` scores a 4-class sentiment head as 3-class); repeatable.
+    #[arg(long, value_name = "FROM=TO")]
+    merge: Vec<String>,
+    /// Score only the rows whose gold label is one of these, with the head choosing among them alone (e.g.
+    /// `--only positive,negative` for binary sentiment); needs --head.
+    #[arg(long, value_delimiter = ',', requires = "head")]
+    only: Vec<String>,
     /// Print one JSON object instead of a table.
     #[arg(long)]
     json: bool,
@@ -542,6 +550,16 @@ fn eval_command(args: EvalArgs) -> Result<()> {
         token_budget: args.model.token_budget,
         cache_dir: cache_dir(args.no_cache),
         oos_label: args.oos_label,
+        merge: args
+            .merge
+            .iter()
+            .map(|m| {
+                m.split_once('=')
+                    .map(|(from, to)| (from.trim().to_string(), to.trim().to_string()))
+                    .ok_or_else(|| Error::Usage(format!("--merge {m}: expected FROM=TO")))
+            })
+            .collect::<Result<_>>()?,
+        only: args.only,
     };
     let evaluation = evaluate::evaluate(&request)?;
     if args.json {

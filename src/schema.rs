@@ -76,6 +76,16 @@ pub const SENTIMENT_SCORE: &str = "sentiment_score";
 pub const SENTIMENTS: [&str; 4] = ["negative", "neutral", "positive", "mixed"];
 /// How many windows of the model's length the text was read in (long texts are chunked, not cut).
 pub const N_CHUNKS: &str = "n_chunks";
+/// Per customer turn of a chat or call: the turn's position in `turns` (or in the text's speaker lines),
+/// its sentiment and score.
+pub const CUSTOMER_TURN_SENTIMENT: &str = "customer_turn_sentiment";
+pub const TURN_INDEX: &str = "turn";
+/// The sentiment of the conversation's first and last customer turn, and the trend between them.
+pub const SENTIMENT_START: &str = "sentiment_start";
+pub const SENTIMENT_END: &str = "sentiment_end";
+pub const SENTIMENT_TREND: &str = "sentiment_trend";
+/// Trend values (`classify::sentiment::trend`).
+pub const TRENDS: [&str; 3] = ["improving", "worsening", "flat"];
 /// Per-row counts of the personal data redacted from the text, one `UInt32` field per kind.
 pub const REDACTIONS: &str = "redactions";
 
@@ -213,6 +223,37 @@ pub fn enrichment_fields() -> Vec<Field> {
         Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
         Field::new(CONTACT_REASON_SOURCE, DataType::Utf8, false),
     ]
+}
+
+/// One entry of `customer_turn_sentiment`.
+pub fn turn_sentiment_fields() -> Fields {
+    Fields::from(vec![
+        Field::new(TURN_INDEX, DataType::UInt32, false),
+        Field::new(SENTIMENT, DataType::Utf8, false),
+        Field::new(SENTIMENT_SCORE, DataType::Float32, false),
+    ])
+}
+
+/// The sentiment fields `enrich` appends after the enrichment fields when sentiment is on; the turn fields
+/// only when turns are scored. All are null where there is nothing to score (no customer turns).
+pub fn sentiment_fields(turns: bool) -> Vec<Field> {
+    let mut fields = vec![
+        Field::new(SENTIMENT, DataType::Utf8, false),
+        Field::new(SENTIMENT_SCORE, DataType::Float32, false),
+    ];
+    if turns {
+        fields.extend([
+            Field::new(
+                CUSTOMER_TURN_SENTIMENT,
+                list_of(DataType::Struct(turn_sentiment_fields())),
+                true,
+            ),
+            Field::new(SENTIMENT_START, DataType::Utf8, true),
+            Field::new(SENTIMENT_END, DataType::Utf8, true),
+            Field::new(SENTIMENT_TREND, DataType::Utf8, true),
+        ]);
+    }
+    fields
 }
 
 /// The fields of the `redactions` struct: how many of each kind were redacted from the row's text.

@@ -38,12 +38,23 @@ fn enriches_the_shipped_sample() {
         schema::CONTACT_REASON_SCORE,
         schema::CONTACT_REASON_TOP3,
         schema::LIFECYCLE_PHASE,
+        schema::N_CHUNKS,
+        schema::SENTIMENT,
+        schema::SENTIMENT_SCORE,
+        schema::CUSTOMER_TURN_SENTIMENT,
+        schema::SENTIMENT_TREND,
     ]) {
         assert!(
             schema.column_with_name(column).is_some(),
             "missing column {column}"
         );
     }
+
+    // Every row has a sentiment from the built-in head.
+    let sentiments = strings(&batches, schema::SENTIMENT);
+    assert!(sentiments
+        .iter()
+        .all(|s| schema::SENTIMENTS.contains(&s.as_deref().unwrap())));
 
     // Every reason is a pipeline reason or unknown; the phase follows from the reason.
     let pipeline =

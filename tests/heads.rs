@@ -150,6 +150,8 @@ fn trained_head_beats_zero_shot_and_round_trips() {
             token_budget: 1024,
             cache_dir: Some(cache.clone()),
             oos_label: None,
+            merge: Vec::new(),
+            only: Vec::new(),
         })
         .unwrap()
         .report

@@ -483,3 +483,51 @@ fn load_reports_unreadable_files() {
         other => panic!("expected Error::Pipeline, got {other:?}"),
     }
 }
+
+#[test]
+fn sentiment_settings_are_read_and_checked() {
+    use touchpoint::pipeline::SentimentSource;
+    // No section: the built-in head, turns scored.
+    let pipeline = parse(&with(REASON)).unwrap();
+    assert_eq!(pipeline.sentiment.source, SentimentSource::Builtin);
+    assert!(pipeline.sentiment.turns);
+
+    let off = parse(&with(&format!("{REASON}[sentiment]\nenabled = false\n"))).unwrap();
+    assert_eq!(off.sentiment.source, SentimentSource::Off);
+    let head = parse(&with(&format!(
+        "{REASON}[sentiment]\nhead = \"heads/sentiment\"\nturns = false\n"
+    )))
+    .unwrap();
+    assert_eq!(
+        head.sentiment.source,
+        SentimentSource::Head(Path::new("heads/sentiment").to_path_buf())
+    );
+    assert!(!head.sentiment.turns);
+    let hub = parse(&with(&format!(
+        "{REASON}[sentiment]\nmodel = \"hf:org/sentiment\"\nlabels = {{ LABEL_0 = \"negative\", LABEL_1 = \"positive\" }}\n"
+    )))
+    .unwrap();
+    assert_eq!(
+        hub.sentiment.source,
+        SentimentSource::Classifier("hf:org/sentiment".into())
+    );
+    assert_eq!(hub.sentiment.labels["LABEL_1"], "positive");
+
+    // Both a head and a model; a label mapped to something that is not a sentiment.
+    let base_lines = with(REASON).lines().count();
+    let text = with(&format!(
+        "{REASON}[sentiment]\nhead = \"h\"\nmodel = \"hf:o/m\"\nlabels = {{ LABEL_0 = \"angry\" }}\n"
+    ));
+    let problems = problems_of(&text);
+    assert_problem(&problems, base_lines + 1, "give either head");
+    assert_problem(
+        &problems,
+        base_lines + 4,
+        "labels.LABEL_0 = 'angry' is not a sentiment",
+    );
+    assert_only_problem(
+        &with(&format!("{REASON}[sentiment]\nmodle = \"x\"\n")),
+        base_lines + 2,
+        "unknown field `modle`",
+    );
+}

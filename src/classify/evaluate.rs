@@ -5,6 +5,10 @@
 //! (`metrics::Report`). A head is only run on the model it was trained on (its sha256 must match the
 //! resolved model's). With a `category` column, a second report rolls labels up to categories: each label
 //! counts as the category most of its gold rows carry, and `unknown` stays `unknown`.
+//!
+//! Two views for coarser questions: `merge` renames labels in the gold labels and the answers alike (a 4-class
+//! sentiment head scored as 3-class), and `only` keeps the rows whose gold label is in the set and lets a head
+//! choose among those labels alone (a 4-class head scored on positive vs negative).
 
 use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
@@ -42,6 +46,10 @@ pub struct EvalRequest {
     pub token_budget: usize,
     pub cache_dir: Option<PathBuf>,
     pub oos_label: Option<String>,
+    /// (from, to): count label `from` as `to`, in gold and answers.
+    pub merge: Vec<(String, String)>,
+    /// When not empty: score only rows whose gold label is listed, the head choosing among these labels.
+    pub only: Vec<String>,
 }
 
 /// The result of `eval`: the label report, and the category roll-up when the file has categories.
@@ -56,7 +64,15 @@ pub struct Evaluation {
 }
 
 pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
-    let data = LabelledData::read(&request.data, &request.columns)?;
+    let mut data = LabelledData::read(&request.data, &request.columns)?;
+    if !request.only.is_empty() {
+        let keep: Vec<bool> = data
+            .labels
+            .iter()
+            .map(|l| request.only.contains(l))
+            .collect();
+        data.retain_rows(&keep);
+    }
     let texts: Vec<&str> = data.texts.iter().map(String::as_str).collect();
     let cache_dir = request.cache_dir.as_deref();
     let budget = request.token_budget.max(1);
@@ -75,10 +91,12 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 budget,
                 cache_dir,
             )?;
-            (
-                head.predicted_labels(&embeddings)?,
-                format!("head {}", dir.display()),
-            )
+            let predicted = if request.only.is_empty() {
+                head.predicted_labels(&embeddings)?
+            } else {
+                head.best_among(&embeddings, &request.only)?
+            };
+            (predicted, format!("head {}", dir.display()))
         }
         Classifier::Pipeline(path) => {
             let pipeline = Pipeline::load(path)?;
@@ -103,6 +121,15 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             )
         }
     };
+    let merged = |label: &String| -> String {
+        request
+            .merge
+            .iter()
+            .find(|(from, _)| from == label)
+            .map_or_else(|| label.clone(), |(_, to)| to.clone())
+    };
+    let predicted: Vec<String> = predicted.iter().map(merged).collect();
+    data.labels = data.labels.iter().map(merged).collect();
     let oos = request.oos_label.as_deref();
     let report = Report::compute(&data.labels, &predicted, oos);
     let categories = data

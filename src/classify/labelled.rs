@@ -50,6 +50,22 @@ pub struct LabelledData {
 }
 
 impl LabelledData {
+    /// Keeps the rows whose `keep` entry is true, in every field alike.
+    pub fn retain_rows(&mut self, keep: &[bool]) {
+        let mut flags = keep.iter();
+        self.texts.retain(|_| *flags.next().unwrap_or(&false));
+        let mut flags = keep.iter();
+        self.labels.retain(|_| *flags.next().unwrap_or(&false));
+        if let Some(categories) = &mut self.categories {
+            let mut flags = keep.iter();
+            categories.retain(|_| *flags.next().unwrap_or(&false));
+        }
+        let mask = arrow_array::BooleanArray::from(keep.to_vec());
+        if let Ok(table) = arrow_select::filter::filter_record_batch(&self.table, &mask) {
+            self.table = table;
+        }
+    }
+
     pub fn read(path: &Path, columns: &LabelledColumns) -> Result<LabelledData> {
         let mut mapping = ColumnMapping::default();
         mapping

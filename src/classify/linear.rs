@@ -210,6 +210,38 @@ impl LinearHead {
             .collect())
     }
 
+    /// Per row, the most probable of `allowed` labels (the others ignored, no threshold). Labels the head
+    /// does not know are an error.
+    pub fn best_among(&self, embeddings: &Embeddings, allowed: &[String]) -> Result<Vec<String>> {
+        let indices: Vec<usize> = allowed
+            .iter()
+            .map(|label| {
+                self.meta
+                    .labels
+                    .iter()
+                    .position(|l| l == label)
+                    .ok_or_else(|| {
+                        Error::Usage(format!(
+                            "label '{label}' is not one of the head's: {}",
+                            self.meta.labels.join(", ")
+                        ))
+                    })
+            })
+            .collect::<Result<_>>()?;
+        Ok(self
+            .predict_with_probabilities(embeddings)?
+            .into_iter()
+            .map(|(_, p)| {
+                let best = indices
+                    .iter()
+                    .copied()
+                    .max_by(|&a, &b| p[a].total_cmp(&p[b]).then(b.cmp(&a)))
+                    .expect("at least one allowed label");
+                self.meta.labels[best].clone()
+            })
+            .collect())
+    }
+
     /// A head is only run on the model it was trained on: its embeddings are the head's input.
     pub fn ensure_model(&self, location: &crate::model::ModelLocation, dir: &Path) -> Result<()> {
         let trained = &self.meta.model;
@@ -256,15 +288,6 @@ impl LinearHead {
     pub fn load(dir: &Path) -> Result<LinearHead> {
         let meta_path = dir.join(META_FILE);
         let text = fs::read_to_string(&meta_path).at(&meta_path)?;
-        let meta: HeadMeta = serde_json::from_str(&text)
-            .map_err(|e| Error::model(format!("{}: {e}", meta_path.display())))?;
-        if meta.format != HEAD_FORMAT {
-            return Err(Error::model(format!(
-                "{}: head format {} is not supported (this touchpoint reads format {HEAD_FORMAT})",
-                meta_path.display(),
-                meta.format
-            )));
-        }
         let weights_path = dir.join(WEIGHTS_FILE);
         if !weights_path.is_file() {
             return Err(Error::model(format!(
@@ -272,28 +295,42 @@ impl LinearHead {
                 weights_path.display()
             )));
         }
-        let tensors = candle_core::safetensors::load(&weights_path, &Device::Cpu)
-            .map_err(|e| Error::model(format!("{}: {e}", weights_path.display())))?;
+        let weights = fs::read(&weights_path).at(&weights_path)?;
+        LinearHead::from_bytes(&text, &weights, &dir.display().to_string())
+    }
+
+    /// A head from the contents of its two files; `origin` names it in errors.
+    pub fn from_bytes(meta: &str, weights: &[u8], origin: &str) -> Result<LinearHead> {
+        let meta: HeadMeta = serde_json::from_str(meta)
+            .map_err(|e| Error::model(format!("{origin}/{META_FILE}: {e}")))?;
+        if meta.format != HEAD_FORMAT {
+            return Err(Error::model(format!(
+                "{origin}/{META_FILE}: head format {} is not supported (this touchpoint reads format \
+                 {HEAD_FORMAT})",
+                meta.format
+            )));
+        }
+        let tensors = candle_core::safetensors::load_buffer(weights, &Device::Cpu)
+            .map_err(|e| Error::model(format!("{origin}/{WEIGHTS_FILE}: {e}")))?;
         let read = |name: &str| -> Result<Tensor> {
-            tensors.get(name).cloned().ok_or_else(|| {
-                Error::model(format!("{}: no tensor '{name}'", weights_path.display()))
-            })
+            tensors
+                .get(name)
+                .cloned()
+                .ok_or_else(|| Error::model(format!("{origin}/{WEIGHTS_FILE}: no tensor '{name}'")))
         };
         let weight = read("weight")?;
         let (k, dim) = weight
             .dims2()
-            .map_err(|e| Error::model(format!("{}: weight: {e}", weights_path.display())))?;
+            .map_err(|e| Error::model(format!("{origin}/{WEIGHTS_FILE}: weight: {e}")))?;
         if k != meta.labels.len() {
             return Err(Error::model(format!(
-                "{}: {k} weight rows but {} labels in {META_FILE}",
-                weights_path.display(),
+                "{origin}/{WEIGHTS_FILE}: {k} weight rows but {} labels in {META_FILE}",
                 meta.labels.len()
             )));
         }
         let weight = weight.flatten_all()?.to_vec1::<f32>()?;
         let bias = read("bias")?.flatten_all()?.to_vec1::<f32>()?;
-        LinearHead::new(meta, dim, weight, bias)
-            .map_err(|e| Error::model(format!("{}: {e}", dir.display())))
+        LinearHead::new(meta, dim, weight, bias).map_err(|e| Error::model(format!("{origin}: {e}")))
     }
 }
 

@@ -13,6 +13,7 @@ pub mod labelled;
 pub mod linear;
 pub mod metrics;
 pub mod reasons;
+pub mod sentiment;
 pub mod split;
 pub mod train;
 pub mod zero_shot;

@@ -146,13 +146,44 @@ impl Encoder {
     /// Embeds already tokenised inputs (see `tokenize`).
     pub fn embed_tokens(&self, texts: &[Tokenized], token_budget: usize) -> Result<Embeddings> {
         let dim = self.dim();
-        // Every window of every text is one sequence for the model; `owner` maps it back to its text.
+        let mut sums = vec![0f32; texts.len() * dim];
+        self.forward_windows(texts, token_budget, |windows, hidden, mask| {
+            let pooled = mean_pool_normalized(hidden, mask)?.to_vec2::<f32>()?;
+            for (&(owner, length), vector) in windows.iter().zip(pooled) {
+                let weight = length as f32;
+                let sum = &mut sums[owner * dim..(owner + 1) * dim];
+                sum.iter_mut()
+                    .zip(&vector)
+                    .for_each(|(s, v)| *s += weight * v);
+            }
+            Ok(())
+        })?;
+        for sum in sums.chunks_mut(dim) {
+            let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+            sum.iter_mut().for_each(|v| *v /= norm);
+        }
+        Ok(Embeddings {
+            dim,
+            vectors: sums,
+            n_tokens: texts.iter().map(|t| t.n_tokens).collect(),
+            n_chunks: texts.iter().map(|t| t.windows.len() as u32).collect(),
+        })
+    }
+
+    /// Runs the model over every window of `texts`, batched by length under `token_budget`. `visit` gets each
+    /// batch's windows as (text index, window length) in row order, the final hidden states
+    /// `[rows, width, hidden]` and the attention mask `[rows, width]` (1 for real tokens).
+    pub fn forward_windows(
+        &self,
+        texts: &[Tokenized],
+        token_budget: usize,
+        mut visit: impl FnMut(&[(usize, usize)], &Tensor, &Tensor) -> Result<()>,
+    ) -> Result<()> {
         let windows: Vec<(usize, &[u32])> = texts
             .iter()
             .enumerate()
             .flat_map(|(t, text)| text.windows.iter().map(move |w| (t, w.as_slice())))
             .collect();
-        let mut sums = vec![0f32; texts.len() * dim];
         let pad = self.model.config().pad_token_id as u32;
         for batch in length_batches(windows.iter().map(|(_, ids)| ids.len()), token_budget) {
             let width = batch
@@ -174,26 +205,13 @@ impl Encoder {
             let ids = Tensor::from_vec(ids, (batch.len(), width), device)?;
             let mask = Tensor::from_vec(mask, (batch.len(), width), device)?;
             let hidden = self.model.forward(&ids, &mask)?;
-            let pooled = mean_pool_normalized(&hidden, &mask)?.to_vec2::<f32>()?;
-            for (&i, vector) in batch.iter().zip(pooled) {
-                let (owner, window) = windows[i];
-                let weight = window.len() as f32;
-                let sum = &mut sums[owner * dim..(owner + 1) * dim];
-                sum.iter_mut()
-                    .zip(&vector)
-                    .for_each(|(s, v)| *s += weight * v);
-            }
+            let rows: Vec<(usize, usize)> = batch
+                .iter()
+                .map(|&i| (windows[i].0, windows[i].1.len()))
+                .collect();
+            visit(&rows, &hidden, &mask)?;
         }
-        for sum in sums.chunks_mut(dim) {
-            let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            sum.iter_mut().for_each(|v| *v /= norm);
-        }
-        Ok(Embeddings {
-            dim,
-            vectors: sums,
-            n_tokens: texts.iter().map(|t| t.n_tokens).collect(),
-            n_chunks: texts.iter().map(|t| t.windows.len() as u32).collect(),
-        })
+        Ok(())
     }
 }
 

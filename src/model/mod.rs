@@ -3,10 +3,12 @@
 //! pooling). Nothing here knows about contact reasons. The device is chosen in one place: `Encoder::load`.
 
 pub mod bert;
+pub mod classifier;
 pub mod e5s1;
 pub mod encoder;
 pub mod store;
 
 pub use bert::Precision;
+pub use classifier::SequenceClassifier;
 pub use encoder::{Embeddings, Encoder};
 pub use store::{ModelFormat, ModelLocation};

@@ -9,11 +9,13 @@
 //!   `language_confidence` columns.
 //! - `redact` replaces personal data (e-mail, phone, IBAN, card, BSN, address) by typed placeholders and
 //!   counts it; `redact_column` does so for a column, giving the `redactions` counts column.
+//! - `customer_turns` finds the customer's turns of each conversation, for turn-level sentiment.
 
 mod function_words;
 mod language;
 mod redact;
 mod text;
+mod turns;
 
 pub use self::language::{
     detect_language, detect_language_among, detection_candidates, is_supported_language,
@@ -24,3 +26,4 @@ pub use self::redact::{
     RedactionCounts,
 };
 pub use self::text::clean_text;
+pub use self::turns::{customer_turns, CustomerTurn};

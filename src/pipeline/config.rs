@@ -105,6 +105,38 @@ pub enum Scoring {
     Nearest,
 }
 
+/// Where sentiment comes from.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum SentimentSource {
+    /// No sentiment columns are written.
+    Off,
+    /// The head shipped with touchpoint (trained on MultiEmo nl+en for the default encoder).
+    Builtin,
+    /// A head folder written by `touchpoint train` on sentiment labels, relative to the pipeline file.
+    Head(PathBuf),
+    /// A Hugging Face sequence-classification model: `hf:owner/name` or a local folder.
+    Classifier(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SentimentSection {
+    pub source: SentimentSource,
+    /// Class name -> sentiment value, for models whose classes are not named as sentiments (`LABEL_0`).
+    pub labels: BTreeMap<String, String>,
+    /// Also score every customer turn of chats and calls (one more encoder pass per turn).
+    pub turns: bool,
+}
+
+impl Default for SentimentSection {
+    fn default() -> Self {
+        SentimentSection {
+            source: SentimentSource::Builtin,
+            labels: BTreeMap::new(),
+            turns: true,
+        }
+    }
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct InputSection {
     pub max_text_bytes: Option<usize>,
@@ -125,6 +157,7 @@ pub struct Pipeline {
     pub languages: Vec<String>,
     pub model: ModelSection,
     pub classify: ClassifySection,
+    pub sentiment: SentimentSection,
     pub input: InputSection,
     /// The five lifecycle phases, in the order of [`LIFECYCLE_PHASES`].
     pub phases: Vec<Phase>,
@@ -298,6 +331,17 @@ struct RawClassify {
     head: Option<String>,
 }
 
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [sentiment] table")]
+struct RawSentiment {
+    enabled: Option<bool>,
+    head: Option<String>,
+    model: Option<Spanned<String>>,
+    #[serde(default)]
+    labels: BTreeMap<String, Spanned<String>>,
+    turns: Option<bool>,
+}
+
 #[derive(Deserialize, Default)]
 #[serde(deny_unknown_fields, expecting = "an [input] table")]
 struct RawInput {
@@ -334,6 +378,7 @@ struct RawFile {
     header: Option<RawHeader>,
     model: Option<RawModel>,
     classify: Option<RawClassify>,
+    sentiment: Option<Spanned<RawSentiment>>,
     input: Option<RawInput>,
     phases: Entries<RawPhase>,
     reasons: Entries<RawReason>,
@@ -355,10 +400,11 @@ impl<T> Default for Entries<T> {
     }
 }
 
-const SECTIONS: [&str; 6] = [
+const SECTIONS: [&str; 7] = [
     "pipeline",
     "model",
     "classify",
+    "sentiment",
     "input",
     "phases",
     "contact_reasons",
@@ -374,6 +420,7 @@ impl RawFile {
                 "pipeline" => file.header = read_one(value, "[pipeline]", problems),
                 "model" => file.model = read_one(value, "[model]", problems),
                 "classify" => file.classify = read_one(value, "[classify]", problems),
+                "sentiment" => file.sentiment = read_one(value, "[sentiment]", problems),
                 "input" => file.input = read_one(value, "[input]", problems),
                 "phases" => file.phases = read_entries(value, "phases", "phase", problems),
                 "contact_reasons" => {
@@ -465,6 +512,9 @@ impl RawFile {
         if let Some(model) = &self.model {
             check_model(model, problems);
         }
+        if let Some(sentiment) = &self.sentiment {
+            check_sentiment(sentiment, problems);
+        }
         if let Some(classify) = &self.classify {
             check_classify(classify, problems);
         }
@@ -494,6 +544,28 @@ fn check_model(model: &RawModel, problems: &mut Problems) {
                 format!(
                     "[model]: max_tokens must be at least 1, not {}",
                     max_tokens.get_ref()
+                ),
+            );
+        }
+    }
+}
+
+fn check_sentiment(sentiment: &Spanned<RawSentiment>, problems: &mut Problems) {
+    let raw = sentiment.get_ref();
+    if raw.head.is_some() && raw.model.is_some() {
+        problems.at(
+            &sentiment.span(),
+            "[sentiment]: give either head (a trained head) or model (a Hugging Face classifier), not both",
+        );
+    }
+    for (class, value) in &raw.labels {
+        if crate::classify::sentiment::polarity_of(value.get_ref()).is_none() {
+            problems.at(
+                &value.span(),
+                format!(
+                    "[sentiment]: labels.{class} = '{}' is not a sentiment (one of {})",
+                    value.get_ref(),
+                    schema::SENTIMENTS.join(", ")
                 ),
             );
         }
@@ -738,6 +810,33 @@ impl RawFile {
         let model = self.model?;
         let classify = self.classify?;
         let input = self.input.unwrap_or_default();
+        let base = path.parent().unwrap_or_else(|| Path::new("."));
+        let sentiment = match self.sentiment.map(Spanned::into_inner) {
+            None => SentimentSection::default(),
+            Some(raw) => SentimentSection {
+                source: match (raw.enabled, raw.head, raw.model) {
+                    (Some(false), _, _) => SentimentSource::Off,
+                    (_, Some(head), _) if head == "builtin" => SentimentSource::Builtin,
+                    (_, Some(head), _) => SentimentSource::Head(base.join(head)),
+                    (_, None, Some(model)) => {
+                        // A local folder is found relative to this file, like a head; Hub ids and
+                        // packaged names are left as written.
+                        let model = model.into_inner();
+                        let local = base.join(&model);
+                        SentimentSource::Classifier(
+                            if !model.starts_with("hf:") && local.is_dir() {
+                                local.display().to_string()
+                            } else {
+                                model
+                            },
+                        )
+                    }
+                    (_, None, None) => SentimentSource::Builtin,
+                },
+                labels: plain_values(raw.labels),
+                turns: raw.turns.unwrap_or(true),
+            },
+        };
 
         let mut phases: Vec<Phase> = self
             .phases
@@ -810,6 +909,7 @@ impl RawFile {
                     .head
                     .map(|h| path.parent().unwrap_or_else(|| Path::new(".")).join(h)),
             },
+            sentiment,
             input: InputSection {
                 max_text_bytes: input.max_text_bytes,
                 columns: input

@@ -11,5 +11,5 @@ pub mod runner;
 
 pub use config::{
     ClassifySection, ContactReason, Diagnostic, InputSection, Localized, ModelSection, Phase,
-    Pipeline, Scoring, LIFECYCLE_PHASES,
+    Pipeline, Scoring, SentimentSection, SentimentSource, LIFECYCLE_PHASES,
 };

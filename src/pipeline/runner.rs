@@ -15,15 +15,16 @@ use std::time::{Duration, Instant};
 use arrow_array::{Array, ArrayRef, RecordBatch, StringArray, UInt32Array};
 use arrow_schema::{Schema, SchemaRef};
 
+use crate::classify::sentiment::{self, SentimentModel};
 use crate::classify::{LinearHead, ReasonClassifier, ZeroShot};
 use crate::error::{Error, Result};
 use crate::ingest::email::EmailOptions;
 use crate::ingest::transcript::TranscriptOptions;
 use crate::ingest::{self, IngestOptions, InputFormat};
-use crate::model::{store, Encoder, Precision};
+use crate::model::{store, Encoder, Precision, SequenceClassifier};
 use crate::normalize;
 use crate::output::{self, ParquetSink};
-use crate::pipeline::Pipeline;
+use crate::pipeline::{Pipeline, SentimentSource};
 use crate::schema;
 
 pub const INTERACTIONS_FILE: &str = "interactions.parquet";
@@ -143,14 +144,36 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         None => ReasonClassifier::zero_shot(zero_shot),
     };
 
-    let out_schema = output_schema(&inputs.schema, options.redact);
-    let metadata = run_metadata(&pipeline, &encoder, options);
+    let sentiment = load_sentiment(&pipeline, &encoder, options)?;
+    let score_turns = sentiment.is_some() && pipeline.sentiment.turns;
+    let out_schema = output_schema(
+        &inputs.schema,
+        options.redact,
+        sentiment.as_ref().map(|_| score_turns),
+    );
+    let mut metadata = run_metadata(&pipeline, &encoder, options);
+    metadata.push((
+        "touchpoint.sentiment".into(),
+        sentiment
+            .as_ref()
+            .map_or("off".to_string(), |s| s.name().to_string()),
+    ));
     let interactions_path = options.out.join(INTERACTIONS_FILE);
     let rejects_path = options.out.join(REJECTS_FILE);
     let mut sink = ParquetSink::create(&interactions_path, out_schema.clone(), metadata.clone())?;
     let mut rejects: Option<ParquetSink> = None;
 
     let languages = normalize::detection_candidates(&pipeline.languages);
+    let stages = Stages {
+        out_schema: out_schema.clone(),
+        encoder: &encoder,
+        reasons: &head,
+        sentiment: sentiment.as_ref(),
+        score_turns,
+        pipeline: &pipeline,
+        languages: &languages,
+        options,
+    };
     let mut progress = Progress::new(inputs.rows_hint, options.progress);
     let mut summary = EnrichSummary {
         model: encoder.location().id.clone(),
@@ -174,15 +197,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         }
         let rows = batch.interactions.num_rows();
         if rows > 0 {
-            let enriched = enrich_batch(
-                &batch.interactions,
-                &out_schema,
-                &encoder,
-                &head,
-                &pipeline,
-                &languages,
-                options,
-            )?;
+            let enriched = stages.enrich_batch(&batch.interactions)?;
             count_reasons(&enriched, &mut summary.reasons);
             sink.write(&enriched)?;
             summary.rows_written += rows as u64;
@@ -202,12 +217,59 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     Ok(summary)
 }
 
-/// The output schema: the ingested columns followed by the enrichment columns, as `schema` defines them, and
-/// the per-row redaction counts when personal data is redacted.
-pub fn output_schema(input: &SchemaRef, redact: bool) -> SchemaRef {
+/// The sentiment model the pipeline asks for. The built-in head belongs to the default encoder: with another
+/// encoder it cannot run, so sentiment is switched off with a warning rather than failing a nightly run that
+/// only changed the model; a head or classifier the pipeline names explicitly must load.
+fn load_sentiment(
+    pipeline: &Pipeline,
+    encoder: &Encoder,
+    options: &EnrichOptions,
+) -> Result<Option<SentimentModel>> {
+    let section = &pipeline.sentiment;
+    let model = match &section.source {
+        SentimentSource::Off => return Ok(None),
+        SentimentSource::Builtin => {
+            let model = SentimentModel::builtin()?;
+            let head = model.head().expect("the built-in model is a head");
+            if head
+                .ensure_model(encoder.location(), Path::new(sentiment::BUILTIN))
+                .is_err()
+            {
+                log::warn!(
+                    "sentiment off: the built-in sentiment head belongs to {}, not {}; train one with \
+                     `touchpoint train` and name it in the pipeline's [sentiment] head",
+                    head.meta().model.id,
+                    encoder.location().id
+                );
+                return Ok(None);
+            }
+            model
+        }
+        SentimentSource::Head(dir) => {
+            let head = LinearHead::load(dir)?;
+            head.ensure_model(encoder.location(), dir)?;
+            SentimentModel::from_head(head, &section.labels, &dir.display().to_string())?
+        }
+        SentimentSource::Classifier(spec) => {
+            let location = store::resolve(spec, options.offline, &mut |m| log::info!("{m}"))?;
+            let classifier = SequenceClassifier::load(location, options.precision)?;
+            SentimentModel::from_classifier(classifier, &section.labels)?
+        }
+    };
+    log::info!("sentiment: {}", model.name());
+    Ok(Some(model))
+}
+
+/// The output schema: the ingested columns followed by the enrichment columns, as `schema` defines them, the
+/// sentiment columns when sentiment is on (`Some(score_turns)`), and the per-row redaction counts when
+/// personal data is redacted.
+pub fn output_schema(input: &SchemaRef, redact: bool, sentiment: Option<bool>) -> SchemaRef {
     let mut fields: Vec<arrow_schema::Field> =
         input.fields().iter().map(|f| f.as_ref().clone()).collect();
     fields.extend(schema::enrichment_fields());
+    if let Some(turns) = sentiment {
+        fields.extend(schema::sentiment_fields(turns));
+    }
     if redact {
         fields.push(schema::redactions_field());
     }
@@ -266,65 +328,100 @@ fn run_metadata(
     ]
 }
 
-/// Adds the enrichment columns to one ingested batch.
-fn enrich_batch(
-    batch: &RecordBatch,
-    out_schema: &SchemaRef,
-    encoder: &Encoder,
-    head: &ReasonClassifier,
-    pipeline: &Pipeline,
-    languages: &[&str],
-    options: &EnrichOptions,
-) -> Result<RecordBatch> {
-    let texts = batch
-        .column_by_name(schema::TEXT)
-        .and_then(|c| c.as_any().downcast_ref::<StringArray>())
-        .ok_or_else(|| Error::model("ingest produced no text column of strings"))?;
-    let (language, confidence) = normalize::language_columns(texts, languages);
-    let cleaned: Vec<std::borrow::Cow<'_, str>> = (0..texts.len())
-        .map(|i| normalize::clean_text(if texts.is_null(i) { "" } else { texts.value(i) }))
-        .collect();
-    let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
-    let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
-    let reasons = head.classify(&embeddings, Some(&language))?;
-    let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
-    // Classification above saw the original text; only what is written out is redacted.
-    let redactions = if options.redact {
-        let targets = redactable_columns(&batch.schema());
-        let sources: Vec<&StringArray> = targets
-            .iter()
-            .filter_map(|&i| batch.column(i).as_any().downcast_ref::<StringArray>())
+/// The models and settings a run loads once and applies to every batch.
+struct Stages<'a> {
+    out_schema: SchemaRef,
+    encoder: &'a Encoder,
+    reasons: &'a ReasonClassifier,
+    sentiment: Option<&'a SentimentModel>,
+    /// Score each customer turn too (the pipeline's `[sentiment] turns`).
+    score_turns: bool,
+    pipeline: &'a Pipeline,
+    languages: &'a [&'a str],
+    options: &'a EnrichOptions,
+}
+
+impl Stages<'_> {
+    /// Adds the enrichment columns to one ingested batch.
+    fn enrich_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+        let Stages {
+            ref out_schema,
+            encoder,
+            reasons: head,
+            sentiment,
+            score_turns,
+            pipeline,
+            languages,
+            options,
+        } = *self;
+        let texts = batch
+            .column_by_name(schema::TEXT)
+            .and_then(|c| c.as_any().downcast_ref::<StringArray>())
+            .ok_or_else(|| Error::model("ingest produced no text column of strings"))?;
+        let (language, confidence) = normalize::language_columns(texts, languages);
+        let cleaned: Vec<std::borrow::Cow<'_, str>> = (0..texts.len())
+            .map(|i| normalize::clean_text(if texts.is_null(i) { "" } else { texts.value(i) }))
             .collect();
-        let (redacted, counts) = normalize::redact_columns(&sources);
-        for (&i, column) in targets.iter().zip(redacted) {
-            columns[i] = Arc::new(column);
-        }
-        if let Some((i, _)) = batch.schema().column_with_name(schema::TURNS) {
-            if let Some(turns) = batch
-                .column(i)
-                .as_any()
-                .downcast_ref::<arrow_array::ListArray>()
-            {
-                columns[i] = Arc::new(normalize::redact_turns(turns)?);
+        let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
+        let embeddings =
+            encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
+        let reasons = head.classify(&embeddings, Some(&language))?;
+        // Sentiment, like the contact reason, reads the original text and turns, before redaction.
+        let sentiment_columns = match sentiment {
+            Some(model) => {
+                let turns = score_turns.then(|| normalize::customer_turns(batch));
+                sentiment::columns(
+                    model,
+                    encoder,
+                    &pipeline.model.query_prefix,
+                    &refs,
+                    &embeddings,
+                    turns.as_deref(),
+                    options.token_budget,
+                )?
             }
+            None => Vec::new(),
+        };
+        let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
+        // Classification above saw the original text; only what is written out is redacted.
+        let redactions = if options.redact {
+            let targets = redactable_columns(&batch.schema());
+            let sources: Vec<&StringArray> = targets
+                .iter()
+                .filter_map(|&i| batch.column(i).as_any().downcast_ref::<StringArray>())
+                .collect();
+            let (redacted, counts) = normalize::redact_columns(&sources);
+            for (&i, column) in targets.iter().zip(redacted) {
+                columns[i] = Arc::new(column);
+            }
+            if let Some((i, _)) = batch.schema().column_with_name(schema::TURNS) {
+                if let Some(turns) = batch
+                    .column(i)
+                    .as_any()
+                    .downcast_ref::<arrow_array::ListArray>()
+                {
+                    columns[i] = Arc::new(normalize::redact_turns(turns)?);
+                }
+            }
+            Some(counts)
+        } else {
+            None
+        };
+        columns.push(Arc::new(language));
+        columns.push(Arc::new(confidence));
+        columns.push(Arc::new(UInt32Array::from(embeddings.n_tokens.clone())));
+        columns.push(Arc::new(UInt32Array::from(embeddings.n_chunks.clone())));
+        columns.push(reasons.reason);
+        columns.push(reasons.score);
+        columns.push(reasons.top);
+        columns.push(reasons.phase);
+        columns.push(reasons.source);
+        columns.extend(sentiment_columns);
+        if let Some(counts) = redactions {
+            columns.push(Arc::new(counts));
         }
-        Some(counts)
-    } else {
-        None
-    };
-    columns.push(Arc::new(language));
-    columns.push(Arc::new(confidence));
-    columns.push(Arc::new(UInt32Array::from(embeddings.n_tokens.clone())));
-    columns.push(Arc::new(UInt32Array::from(embeddings.n_chunks.clone())));
-    columns.push(reasons.reason);
-    columns.push(reasons.score);
-    columns.push(reasons.top);
-    columns.push(reasons.phase);
-    columns.push(reasons.source);
-    if let Some(counts) = redactions {
-        columns.push(Arc::new(counts));
+        Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
     }
-    Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
 }
 
 fn count_reasons(batch: &RecordBatch, counts: &mut BTreeMap<String, u64>) {

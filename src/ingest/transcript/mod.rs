@@ -124,6 +124,33 @@ pub struct Turn {
     pub text: String,
 }
 
+/// The turns written inside one text value of tabular input, for conversations that arrive as rows rather than
+/// as transcript files: a JSON list of messages (`[{"speaker": "Klant", "text": "..."}, ...]`, the keys of
+/// `fields`) or speaker-labelled lines (`Klant: ...` / `Agent: ...`). `None` when the text is neither, or has
+/// fewer than two turns (a single labelled line is more likely a heading than a conversation).
+pub fn turns_in_text(text: &str) -> Option<Vec<Turn>> {
+    let roles = RoleMap::new(&HashMap::new());
+    let trimmed = text.trim_start();
+    let raw: Vec<RawTurn> = if trimmed.starts_with('[') {
+        let items: Vec<serde_json::Value> = serde_json::from_str(trimmed).ok()?;
+        items
+            .iter()
+            .map(|item| {
+                let object = item.as_object()?;
+                Some(RawTurn {
+                    speaker: fields::speaker(object),
+                    start: None,
+                    end: None,
+                    text: fields::text(object, &fields::TEXT_KEYS)?,
+                })
+            })
+            .collect::<Option<Vec<_>>>()?
+    } else {
+        labelled::parse(text, &roles).ok()?.turns
+    };
+    (raw.len() >= 2).then(|| roles.resolve(&raw))
+}
+
 /// Reads every conversation of `files` (files and folders); returns (interactions, rejects). See the module
 /// contract.
 pub fn read_transcripts(
