@@ -11,7 +11,7 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::commit::TempFile;
+use super::commit::{parent_folder, TempFile};
 use super::parquet::{temp_path_for, with_path};
 use super::read::ParquetBatches;
 use crate::error::{IoContext, Result};
@@ -27,6 +27,8 @@ pub struct Spill {
 impl Spill {
     /// Opens a hidden temporary file beside `near` (a path in the folder to spill into).
     pub fn create(near: &Path, schema: SchemaRef) -> Result<Spill> {
+        let folder = parent_folder(near);
+        std::fs::create_dir_all(folder).at(folder)?;
         let temp = TempFile::new(temp_path_for(near)?);
         let file = OpenOptions::new()
             .write(true)
