@@ -901,7 +901,9 @@ fn check_calendar(calendar: &RawCalendar, problems: &mut Problems) {
         opens.as_ref().map_or(defaults.opens, |o| o.0),
         closes.as_ref().map_or(defaults.closes, |c| c.0),
     );
-    if open_time >= close_time && (opens.is_some() || closes.is_some()) {
+    let unparsed = (calendar.opens.is_some() && opens.is_none())
+        || (calendar.closes.is_some() && closes.is_none());
+    if !unparsed && open_time >= close_time && (opens.is_some() || closes.is_some()) {
         let span = closes.or(opens).map(|c| c.1).unwrap_or_default();
         problems.at(
             &span,
