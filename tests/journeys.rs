@@ -1803,3 +1803,80 @@ fn enrich_on_the_sample_writes_every_journey_output_with_scores_and_priorities()
     let unknown = journey::impact::impact(&pipeline, "mainframe", None).unwrap_err();
     assert!(unknown.to_string().contains("SAP IS-U"), "{unknown}");
 }
+
+// ---- Scale: the journey pass on a million interactions (a measurement, run by hand) -------------------------
+
+/// Writes `customers` customers' generated interactions with e-mail-sized texts, streaming, and returns the row
+/// count. Run with `/usr/bin/time -v` to see the pass's peak memory; see BENCHMARKS.md.
+fn write_large(path: &Path, customers: usize, pipeline: &Pipeline) -> usize {
+    let body =
+        "Geachte heer, mevrouw, ik heb een vraag over mijn jaarafrekening en het termijnbedrag. "
+            .repeat(7);
+    let mut sink = ParquetSink::create(path, enriched_schema(), vec![]).unwrap();
+    let mut written = 0;
+    for chunk in 0..customers.div_ceil(5_000) {
+        let mut rows = generate(5_000.min(customers - chunk * 5_000), 1000 + chunk as u64);
+        for row in &mut rows {
+            row.id = format!("{chunk}-{}", row.id);
+            row.customer = row.customer.as_ref().map(|c| format!("{chunk}-{c}"));
+        }
+        shuffle(&mut rows, chunk as u64);
+        let file = path.with_extension(format!("chunk{chunk}"));
+        write_enriched(&file, &rows, pipeline);
+        for batch in read_parquet(&file).unwrap() {
+            let text: StringArray = (0..batch.num_rows())
+                .map(|i| Some(format!("{i} {body}")))
+                .collect();
+            let mut columns = batch.columns().to_vec();
+            columns[5] = Arc::new(text);
+            sink.write(&RecordBatch::try_new(enriched_schema(), columns).unwrap())
+                .unwrap();
+        }
+        fs::remove_file(&file).unwrap();
+        written += rows.len();
+    }
+    commit(vec![sink.finish().unwrap()], &[]).unwrap();
+    written
+}
+
+#[test]
+#[ignore = "a measurement: about a million interactions; run by hand with /usr/bin/time -v"]
+fn journey_pass_on_a_million_interactions() {
+    let pipeline = pipeline();
+    let dir = tempfile::tempdir().unwrap();
+    let input = dir.path().join("large.parquet");
+    let generated = write_large(&input, 200_000, &pipeline);
+    eprintln!(
+        "generated {generated} interactions ({} MB)",
+        fs::metadata(&input).unwrap().len() / 1_000_000
+    );
+    let started = std::time::Instant::now();
+    let out = dir.path().join("out");
+    let interactions = out.join("interactions.parquet");
+    let linked = link_run(LinkRequest {
+        pipeline: &pipeline,
+        enriched: &input,
+        interactions: &interactions,
+        out: &out,
+        metadata: vec![],
+        scores: None,
+        previous: SavedState::default(),
+        state_folder: Some(&dir.path().join("state")),
+        batch_rows: touchpoint::ingest::DEFAULT_BATCH_ROWS,
+        partition_rows: journey::DEFAULT_PARTITION_ROWS,
+    })
+    .expect("journey pass");
+    let summary = linked.summary.clone();
+    let mut staged = vec![linked.interactions];
+    staged.extend(linked.outputs);
+    staged.extend(linked.state);
+    commit(staged, &[]).unwrap();
+    eprintln!(
+        "journey pass: {generated} interactions in {:.1}s, {} partitions, {} journeys open, {} closed",
+        started.elapsed().as_secs_f64(),
+        summary.partitions,
+        summary.open_journeys,
+        summary.closed_journeys
+    );
+    assert_eq!(summary.linked_rows as usize, generated);
+}

@@ -22,7 +22,7 @@ use arrow_array::builder::{
 use arrow_array::{
     Array, ArrayRef, BooleanArray, Float32Array, Float64Array, RecordBatch, StructArray,
 };
-use arrow_schema::{DataType, Field, Schema, SchemaRef};
+use arrow_schema::{DataType, Schema, SchemaRef};
 
 use super::keys::{float_column, string_column, value};
 use super::linker::{JourneyInstance, MeanSum};
@@ -214,11 +214,66 @@ struct Measures {
     scores_given: u64,
 }
 
+/// What one interaction row adds to the measures of its reason and its journey.
+struct Observed<'a> {
+    reason: &'a str,
+    /// Index into `schema::CHANNELS`.
+    channel: Option<usize>,
+    outbound: bool,
+    sentiment: Option<&'a str>,
+    sentiment_score: Option<f32>,
+    repeat: Option<bool>,
+    breached: Option<bool>,
+    response: Option<f64>,
+    scores: super::scores::Scores,
+}
+
+/// The measures under `key`, created on first use without allocating for keys already there.
+fn entry<'m>(map: &'m mut BTreeMap<String, Measures>, key: &str) -> &'m mut Measures {
+    if !map.contains_key(key) {
+        map.insert(key.to_string(), Measures::default());
+    }
+    map.get_mut(key).expect("inserted above")
+}
+
 fn share(part: u64, whole: u64) -> Option<f64> {
     (whole > 0).then(|| part as f64 / whole as f64)
 }
 
 impl Measures {
+    fn add(&mut self, o: &Observed<'_>) {
+        self.volume += 1;
+        if let Some(channel) = o.channel {
+            self.per_channel[channel] += 1;
+        }
+        self.sentiment.add(o.sentiment_score);
+        if let Some(label) = o.sentiment {
+            self.with_sentiment_label += 1;
+            self.negative += u64::from(label == "negative");
+        }
+        // Repeat contacts are measured on the customer's own contacts with a known reason.
+        if let (false, Some(repeat)) = (o.outbound, o.repeat) {
+            if o.reason != schema::UNKNOWN_REASON {
+                self.customer_contacts += 1;
+                self.repeats += u64::from(repeat);
+            }
+        }
+        if let Some(breached) = o.breached {
+            self.sla_known += 1;
+            self.sla_breached += u64::from(breached);
+        }
+        if let Some(hours) = o.response {
+            self.responses.push(hours);
+        }
+        self.nps.add(o.scores.nps);
+        self.ces.add(o.scores.ces);
+        self.csat.add(o.scores.csat);
+        self.scored += u64::from(o.scores.any());
+        let (low, given) = o.scores.low_of_given();
+        self.low_scores += u64::from(low);
+        self.scores_given += u64::from(given);
+    }
+
     fn share_negative(&self) -> Option<f64> {
         share(self.negative, self.with_sentiment_label)
     }
@@ -311,56 +366,34 @@ impl Lifecycle {
             .collect::<Result<_>>()?;
         for row in 0..batch.num_rows() {
             let reason = value(reasons, row).unwrap_or(schema::UNKNOWN_REASON);
-            let journey = value(journeys, row);
-            let score_values = super::scores::Scores {
-                nps: f32_value(scores[0], row),
-                ces: f32_value(scores[1], row),
-                csat: f32_value(scores[2], row),
+            let observed = Observed {
+                reason,
+                channel: value(channels, row)
+                    .and_then(|c| schema::CHANNELS.iter().position(|k| *k == c)),
+                outbound: value(directions, row) == Some("outbound"),
+                sentiment: value(sentiments, row),
+                sentiment_score: f32_value(sentiment_scores, row),
+                repeat: bool_value(repeats, row),
+                breached: bool_value(breaches, row),
+                response: responses.filter(|r| r.is_valid(row)).map(|r| r.value(row)),
+                scores: super::scores::Scores {
+                    nps: f32_value(scores[0], row),
+                    ces: f32_value(scores[1], row),
+                    csat: f32_value(scores[2], row),
+                },
             };
-            let mut targets = vec![self.reasons.entry(reason.to_string()).or_default()];
+            let journey = value(journeys, row);
+            let measures = entry(&mut self.reasons, reason);
+            measures.add(&observed);
             if let Some(journey) = journey {
-                targets[0].journeys.insert(journey.to_string());
-                targets.push(self.journeys.entry(journey.to_string()).or_default());
+                if !measures.journeys.contains(journey) {
+                    measures.journeys.insert(journey.to_string());
+                }
+                let measures = entry(&mut self.journeys, journey);
+                measures.add(&observed);
                 if let Some(instance) = value(instances, row) {
-                    targets[1].instances.insert(instance_hash(instance));
+                    measures.instances.insert(instance_hash(instance));
                 }
-            }
-            for m in targets {
-                m.volume += 1;
-                if let Some(i) =
-                    value(channels, row).and_then(|c| schema::CHANNELS.iter().position(|k| *k == c))
-                {
-                    m.per_channel[i] += 1;
-                }
-                m.sentiment.add(f32_value(sentiment_scores, row));
-                if let Some(label) = value(sentiments, row) {
-                    m.with_sentiment_label += 1;
-                    m.negative += u64::from(label == "negative");
-                }
-                if value(directions, row) != Some("outbound") {
-                    if let Some(repeat) = bool_value(repeats, row) {
-                        if reason != schema::UNKNOWN_REASON {
-                            m.customer_contacts += 1;
-                            m.repeats += u64::from(repeat);
-                        }
-                    }
-                }
-                if let Some(breached) = bool_value(breaches, row) {
-                    m.sla_known += 1;
-                    m.sla_breached += u64::from(breached);
-                }
-                if let Some(hours) = responses.filter(|r| r.is_valid(row)).map(|r| r.value(row)) {
-                    m.responses.push(hours);
-                }
-                m.nps.add(score_values.nps);
-                m.ces.add(score_values.ces);
-                m.csat.add(score_values.csat);
-                if score_values.any() {
-                    m.scored += 1;
-                }
-                let (low, given) = score_values.low_of_given();
-                m.low_scores += u64::from(low);
-                m.scores_given += u64::from(given);
             }
         }
         Ok(())
@@ -731,11 +764,4 @@ pub fn priorities_table(priorities: &[Priority], top: usize) -> String {
         }
     }
     out
-}
-
-/// The field of `name` in the lifecycle schema (for readers such as `impact`).
-pub fn lifecycle_field(name: &str) -> Option<Field> {
-    schema::lifecycle_fields()
-        .into_iter()
-        .find(|f| f.name() == name)
 }

@@ -241,6 +241,9 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         progress.advance((rows + batch.rejects.num_rows()) as u64);
     }
     progress.finish();
+    // The model is done: free its memory before the journey pass.
+    drop(head);
+    drop(encoder);
 
     let enriched = sink.finish()?;
     let mut stale = Vec::new();
