@@ -60,6 +60,21 @@ enum Command {
     Eval(EvalArgs),
     /// Split labelled data into two CSV files, stratified by label, reproducibly.
     Split(SplitArgs),
+    /// List the contact reasons and journeys an IT system touches, with their volumes in a previous run.
+    Impact(ImpactArgs),
+}
+
+#[derive(Args)]
+struct ImpactArgs {
+    /// The IT system, as named in the pipeline's contact reasons (`systems = [...]`); case does not matter.
+    #[arg(long)]
+    system: String,
+    /// The pipeline file.
+    #[arg(long, short)]
+    pipeline: PathBuf,
+    /// The output folder of an enrich run (its lifecycle.parquet gives the volumes).
+    #[arg(long)]
+    run: Option<PathBuf>,
 }
 
 #[derive(Args)]
@@ -244,6 +259,14 @@ struct EnrichArgs {
     /// Reject texts longer than this many bytes (default: the pipeline's [input] max_text_bytes, else 256 KiB).
     #[arg(long)]
     max_text_bytes: Option<usize>,
+    /// Nightly state folder: open journeys of the previous run are read from it, and this run's are written
+    /// into it (created when missing), so journeys spanning several nightly inputs link as one.
+    #[arg(long, value_name = "DIR")]
+    state: Option<PathBuf>,
+    /// Survey scores CSV: a key column (interaction_id, conversation_id or customer_id) and nps (0-10),
+    /// ces (1-7) and/or csat (1-5); joined onto interactions and journeys.
+    #[arg(long, value_name = "FILE")]
+    scores: Option<PathBuf>,
 }
 
 #[derive(Subcommand)]
@@ -382,6 +405,16 @@ fn run(cli: Cli) -> Result<()> {
                 pipeline.contact_reasons.len(),
                 pipeline.languages.join(", ")
             );
+            if !pipeline.journeys.is_empty() {
+                print!("{}", journey_overview(&pipeline));
+            }
+            Ok(())
+        }
+        Command::Impact(args) => {
+            let pipeline = Pipeline::load(&args.pipeline)?;
+            let impact =
+                touchpoint::journey::impact::impact(&pipeline, &args.system, args.run.as_deref())?;
+            print!("{}", impact.to_text());
             Ok(())
         }
         Command::Bench(args) => bench_command(args),
@@ -418,6 +451,8 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
         FormatArg::Chat => InputFormat::Chat,
         FormatArg::Call => InputFormat::Call,
     };
+    options.state = args.state;
+    options.scores = args.scores;
     options.email.own_domains = args.own_domains;
     if let Some(map) = &args.customer_map {
         options.email.customer_map = Some(touchpoint::ingest::email::load_customer_map(map)?);
@@ -439,10 +474,82 @@ fn enrich(args: EnrichArgs, progress: bool) -> Result<()> {
         .map(|(r, n)| format!("{r} {n}"))
         .collect();
     log::info!("most frequent contact reasons: {}", top.join(", "));
+    if let Some(journeys) = &summary.journeys {
+        log::info!(
+            "journeys: {} interactions linked, {} without customer or timestamp, {} late; {} journeys open, {} closed; {} events{}",
+            journeys.linked_rows,
+            journeys.unlinked_rows,
+            journeys.late_rows,
+            journeys.open_journeys,
+            journeys.closed_journeys,
+            journeys.events,
+            if journeys.scored_rows > 0 { format!("; {} interactions with survey scores", journeys.scored_rows) } else { String::new() }
+        );
+        if journeys.late_rows > 0 {
+            log::warn!(
+                "{} interactions are older than their customer's latest interaction of an earlier run: linked to the journeys still open, closed journeys are not reopened",
+                journeys.late_rows
+            );
+        }
+    }
     for path in &summary.outputs {
         println!("{}", path.display());
     }
+    if let Some(journeys) = &summary.journeys {
+        println!();
+        print!(
+            "{}",
+            touchpoint::journey::priorities_table(&journeys.priorities, 10)
+        );
+    }
     Ok(())
+}
+
+/// What `pipeline check` says about journeys, SLA and the calendar.
+fn journey_overview(pipeline: &Pipeline) -> String {
+    let taxonomy = touchpoint::journey::Taxonomy::new(pipeline);
+    let alone = taxonomy.reasons_without_journey();
+    let calendar = &pipeline.calendar;
+    let mut out = format!(
+        "  journeys: {} ({} reasons form a journey of their own{}{})\n",
+        pipeline.journeys.len(),
+        alone.len(),
+        if alone.is_empty() { "" } else { ": " },
+        alone.join(", ")
+    );
+    out.push_str(&format!(
+        "  calendar: {}, {} working days a week, {}-{}, {} public holidays; SLA rules: {}; repeat window {} days\n",
+        calendar.time_zone,
+        calendar.working_days.len(),
+        calendar.opens.format("%H:%M"),
+        calendar.closes.format("%H:%M"),
+        calendar.public_holidays.len(),
+        pipeline.sla.rules.len(),
+        pipeline.linking.repeat_window_days
+    ));
+    let mut systems: Vec<&str> = pipeline
+        .contact_reasons
+        .iter()
+        .flat_map(|r| r.systems.iter().map(String::as_str))
+        .collect();
+    systems.sort_unstable();
+    systems.dedup();
+    let owned = pipeline
+        .contact_reasons
+        .iter()
+        .filter(|r| r.owner.is_some())
+        .count();
+    out.push_str(&format!(
+        "  {} of {} reasons have an owner; IT systems: {}\n",
+        owned,
+        pipeline.contact_reasons.len(),
+        if systems.is_empty() {
+            "none named".to_string()
+        } else {
+            systems.join(", ")
+        }
+    ));
+    out
 }
 
 fn bench_command(args: BenchArgs) -> Result<()> {

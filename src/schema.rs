@@ -92,6 +92,87 @@ pub const REDACTIONS: &str = "redactions";
 /// The fields of `redactions`, one per kind of personal data, in the order of `normalize::PiiKind::ALL`.
 pub const REDACTION_KINDS: [&str; 6] = ["email", "phone", "iban", "card", "bsn", "address"];
 
+// Journey columns (`journey`), appended to interactions when the pipeline defines journeys. Null for
+// interactions without a customer id or a timestamp, which cannot be placed in a customer's history.
+/// The journey (type) the interaction belongs to; null for an `unknown` interaction with no open journey.
+pub const JOURNEY_ID: &str = "journey_id";
+/// The journey instance: `customer:journey:start` (start in UTC, `YYYYMMDDTHHMMSSZ`), stable across runs.
+pub const JOURNEY_INSTANCE_ID: &str = "journey_instance_id";
+/// 1 for the instance's first touchpoint, then 2, 3, ...
+pub const JOURNEY_STEP: &str = "journey_step";
+/// Seconds since the previous touchpoint of the same journey instance (null for the first).
+pub const SECONDS_SINCE_PREVIOUS: &str = "seconds_since_previous";
+/// The channel differs from the previous touchpoint's in the same journey instance.
+pub const CHANNEL_SWITCH: &str = "channel_switch";
+/// The same customer contacted about the same reason within the pipeline's repeat window before.
+pub const REPEAT_CONTACT: &str = "repeat_contact";
+/// Inbound messages: working hours until the first outbound reply (same conversation, else same journey).
+pub const RESPONSE_WORKING_HOURS: &str = "response_working_hours";
+/// Inbound messages under an SLA rule: answered later than the rule allows (or not at all once that is
+/// certain); null while it is still open.
+pub const SLA_BREACHED: &str = "sla_breached";
+
+// Survey scores joined from `enrich --scores`: NPS 0..=10, CES 1..=7 (higher = more effort), CSAT 1..=5.
+pub const NPS: &str = "nps";
+pub const CES: &str = "ces";
+pub const CSAT: &str = "csat";
+/// The score columns, in output order.
+pub const SCORES: [&str; 3] = [NPS, CES, CSAT];
+
+// journeys.parquet: one row per journey instance.
+pub const JOURNEY_START: &str = "start";
+pub const JOURNEY_END: &str = "end";
+pub const JOURNEY_DURATION_SECONDS: &str = "duration_seconds";
+pub const TOUCHPOINTS: &str = "touchpoints";
+/// The channels of the touchpoints, in time order (touchpoints without a channel left out).
+pub const CHANNELS_IN_ORDER: &str = "channels";
+/// The contact reasons of the touchpoints, in time order (`unknown` included).
+pub const REASONS_IN_ORDER: &str = "contact_reasons";
+pub const FIRST_SENTIMENT: &str = "first_sentiment_score";
+pub const LAST_SENTIMENT: &str = "last_sentiment_score";
+pub const LOWEST_SENTIMENT: &str = "lowest_sentiment_score";
+pub const SLA_BREACHES: &str = "sla_breaches";
+pub const REPEAT_CONTACTS: &str = "repeat_contacts";
+/// `open` while a later touchpoint can still join, `closed` once the journey's gap has passed.
+pub const JOURNEY_STATUS: &str = "status";
+pub const JOURNEY_STATUSES: [&str; 2] = ["open", "closed"];
+pub const MEAN_NPS: &str = "mean_nps";
+pub const MEAN_CES: &str = "mean_ces";
+pub const MEAN_CSAT: &str = "mean_csat";
+
+// lifecycle.parquet: one row per phase and contact reason, and one per journey.
+/// `reason` rows are the Life Cycle Model (phase, contact reason); `journey` rows roll up a journey.
+pub const LEVEL: &str = "level";
+pub const LEVELS: [&str; 2] = ["reason", "journey"];
+pub const NAME: &str = "name";
+pub const OWNER: &str = "owner";
+pub const PROCESSES: &str = "processes";
+pub const SYSTEMS: &str = "systems";
+pub const COST_PER_CONTACT: &str = "cost_per_contact";
+/// Interactions (reason rows) or touchpoints (journey rows) in this run.
+pub const VOLUME: &str = "volume";
+/// Journey rows: journey instances with a touchpoint in this run.
+pub const INSTANCES: &str = "instances";
+/// Share of the volume per canonical channel, a struct with one field per channel.
+pub const CHANNEL_SHARE: &str = "channel_share";
+pub const MEAN_SENTIMENT: &str = "mean_sentiment_score";
+pub const SHARE_NEGATIVE: &str = "share_negative";
+pub const REPEAT_CONTACT_RATE: &str = "repeat_contact_rate";
+pub const SLA_BREACH_RATE: &str = "sla_breach_rate";
+pub const MEDIAN_RESPONSE_WORKING_HOURS: &str = "median_response_working_hours";
+/// Reason rows: the journeys the reason occurs in this run; journey rows: the journey's reasons.
+pub const JOURNEYS: &str = "journeys";
+pub const SCORED: &str = "scored";
+pub const LOW_SCORE_SHARE: &str = "low_score_share";
+pub const PRIORITY_SCORE: &str = "priority_score";
+pub const PRIORITY_RANK: &str = "priority_rank";
+
+// Event log (events.csv, events.parquet, events.xes): one event per journey touchpoint.
+pub const CASE_ID: &str = "case_id";
+pub const ACTIVITY: &str = "activity";
+pub const RESOURCE: &str = "resource";
+pub const INTERACTION_ID: &str = "interaction_id";
+
 /// The contact reason given when no reason scores above the pipeline's threshold.
 pub const UNKNOWN_REASON: &str = "unknown";
 
@@ -269,6 +350,113 @@ pub fn redactions_field() -> Field {
     Field::new(REDACTIONS, DataType::Struct(redaction_fields()), false)
 }
 
+/// The journey columns appended to interactions, in order.
+pub fn journey_fields() -> Vec<Field> {
+    vec![
+        Field::new(JOURNEY_ID, DataType::Utf8, true),
+        Field::new(JOURNEY_INSTANCE_ID, DataType::Utf8, true),
+        Field::new(JOURNEY_STEP, DataType::UInt32, true),
+        Field::new(SECONDS_SINCE_PREVIOUS, DataType::Int64, true),
+        Field::new(CHANNEL_SWITCH, DataType::Boolean, true),
+        Field::new(REPEAT_CONTACT, DataType::Boolean, true),
+        Field::new(RESPONSE_WORKING_HOURS, DataType::Float64, true),
+        Field::new(SLA_BREACHED, DataType::Boolean, true),
+    ]
+}
+
+/// The survey score columns appended to interactions with `enrich --scores`: null where no score applies.
+pub fn score_fields() -> Vec<Field> {
+    SCORES
+        .iter()
+        .map(|name| Field::new(*name, DataType::Float32, true))
+        .collect()
+}
+
+/// journeys.parquet. Sentiment and score columns are null when the run has none.
+pub fn journeys_fields() -> Vec<Field> {
+    vec![
+        Field::new(JOURNEY_INSTANCE_ID, DataType::Utf8, false),
+        Field::new(JOURNEY_ID, DataType::Utf8, false),
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(JOURNEY_START, timestamp_type(), false),
+        Field::new(JOURNEY_END, timestamp_type(), false),
+        Field::new(JOURNEY_DURATION_SECONDS, DataType::Int64, false),
+        Field::new(TOUCHPOINTS, DataType::UInt32, false),
+        Field::new(CHANNELS_IN_ORDER, list_of(DataType::Utf8), false),
+        Field::new(REASONS_IN_ORDER, list_of(DataType::Utf8), false),
+        Field::new(FIRST_SENTIMENT, DataType::Float32, true),
+        Field::new(LAST_SENTIMENT, DataType::Float32, true),
+        Field::new(LOWEST_SENTIMENT, DataType::Float32, true),
+        Field::new(SLA_BREACHES, DataType::UInt32, false),
+        Field::new(REPEAT_CONTACTS, DataType::UInt32, false),
+        Field::new(MEAN_NPS, DataType::Float64, true),
+        Field::new(MEAN_CES, DataType::Float64, true),
+        Field::new(MEAN_CSAT, DataType::Float64, true),
+        Field::new(JOURNEY_STATUS, DataType::Utf8, false),
+    ]
+}
+
+/// The fields of `channel_share`: one share (0..1) per canonical channel.
+pub fn channel_share_fields() -> Fields {
+    CHANNELS
+        .iter()
+        .map(|channel| Field::new(*channel, DataType::Float64, false))
+        .collect()
+}
+
+/// lifecycle.parquet. Rates are null where nothing was measured (no inbound contact, no SLA rule, no
+/// sentiment, no score); the reason metadata is null on journey rows.
+pub fn lifecycle_fields() -> Vec<Field> {
+    vec![
+        Field::new(LEVEL, DataType::Utf8, false),
+        Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
+        Field::new(CONTACT_REASON, DataType::Utf8, true),
+        Field::new(JOURNEY_ID, DataType::Utf8, true),
+        Field::new(NAME, DataType::Utf8, true),
+        Field::new(OWNER, DataType::Utf8, true),
+        Field::new(PROCESSES, list_of(DataType::Utf8), true),
+        Field::new(SYSTEMS, list_of(DataType::Utf8), true),
+        Field::new(COST_PER_CONTACT, DataType::Float64, true),
+        Field::new(VOLUME, DataType::UInt64, false),
+        Field::new(INSTANCES, DataType::UInt64, true),
+        Field::new(
+            CHANNEL_SHARE,
+            DataType::Struct(channel_share_fields()),
+            true,
+        ),
+        Field::new(MEAN_SENTIMENT, DataType::Float64, true),
+        Field::new(SHARE_NEGATIVE, DataType::Float64, true),
+        Field::new(REPEAT_CONTACT_RATE, DataType::Float64, true),
+        Field::new(SLA_BREACH_RATE, DataType::Float64, true),
+        Field::new(MEDIAN_RESPONSE_WORKING_HOURS, DataType::Float64, true),
+        Field::new(JOURNEYS, list_of(DataType::Utf8), false),
+        Field::new(SCORED, DataType::UInt64, false),
+        Field::new(MEAN_NPS, DataType::Float64, true),
+        Field::new(MEAN_CES, DataType::Float64, true),
+        Field::new(MEAN_CSAT, DataType::Float64, true),
+        Field::new(LOW_SCORE_SHARE, DataType::Float64, true),
+        Field::new(PRIORITY_SCORE, DataType::Float64, true),
+        Field::new(PRIORITY_RANK, DataType::UInt32, true),
+    ]
+}
+
+/// The event log, as Parquet (the CSV has the same columns): `case_id` is the journey instance, `activity` the
+/// contact reason (optionally with the channel), `resource` the channel.
+pub fn event_log_fields() -> Vec<Field> {
+    vec![
+        Field::new(CASE_ID, DataType::Utf8, false),
+        Field::new(ACTIVITY, DataType::Utf8, false),
+        Field::new(TIMESTAMP, timestamp_type(), false),
+        Field::new(RESOURCE, DataType::Utf8, true),
+        Field::new(CUSTOMER_ID, DataType::Utf8, false),
+        Field::new(JOURNEY_ID, DataType::Utf8, false),
+        Field::new(INTERACTION_ID, DataType::Utf8, false),
+        Field::new(DIRECTION, DataType::Utf8, true),
+        Field::new(CONTACT_REASON, DataType::Utf8, false),
+        Field::new(LIFECYCLE_PHASE, DataType::Utf8, true),
+    ]
+}
+
 /// The rejects file: provenance, why the row was rejected, which column, and the raw record as JSON text
 /// (so that nothing of the row is lost, whatever its shape).
 pub fn reject_fields() -> Vec<Field> {
@@ -282,7 +470,7 @@ pub fn reject_fields() -> Vec<Field> {
 }
 
 /// Columns whose few distinct values make dictionary encoding pay off in Parquet.
-pub const LOW_CARDINALITY: [&str; 8] = [
+pub const LOW_CARDINALITY: [&str; 14] = [
     CHANNEL,
     DIRECTION,
     LANGUAGE,
@@ -291,4 +479,10 @@ pub const LOW_CARDINALITY: [&str; 8] = [
     CONTACT_REASON_SOURCE,
     SOURCE_FILE,
     REJECT_REASON,
+    JOURNEY_ID,
+    JOURNEY_STATUS,
+    ACTIVITY,
+    RESOURCE,
+    LEVEL,
+    SENTIMENT,
 ];

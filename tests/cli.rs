@@ -46,9 +46,24 @@ fn readme_main_command_writes_parquet_that_pyarrow_and_duckdb_read() {
         out_dir,
     ]);
     let file = Path::new(out_dir).join("interactions.parquet");
-    assert_eq!(
-        String::from_utf8_lossy(&run.stdout).trim(),
-        file.display().to_string()
+    // The written files, one per line, the interactions first; then the priorities (the shipped pipeline has
+    // journeys).
+    let stdout = String::from_utf8_lossy(&run.stdout);
+    let mut lines = stdout.lines();
+    assert_eq!(lines.next(), Some(file.display().to_string().as_str()));
+    for name in [
+        "journeys.parquet",
+        "lifecycle.parquet",
+        "events.csv",
+        "events.parquet",
+        "events.xes",
+    ] {
+        let path = Path::new(out_dir).join(name);
+        assert_eq!(lines.next(), Some(path.display().to_string().as_str()));
+    }
+    assert!(
+        stdout.contains("priorities: journeys") && stdout.contains("priorities: reasons"),
+        "{stdout}"
     );
     let log = String::from_utf8_lossy(&run.stderr);
     assert!(

@@ -531,3 +531,153 @@ fn sentiment_settings_are_read_and_checked() {
         "unknown field `modle`",
     );
 }
+
+#[test]
+fn journeys_name_known_reasons_with_a_positive_gap() {
+    let journeys = "[[journeys]]\n\
+                    id = \"Billing\"\n\
+                    name = { nl = \"Factuur\" }\n\
+                    reasons = [\"invoice_payment\", \"unknown\", \"nope\", \"invoice_payment\"]\n\
+                    max_gap_days = 0\n\
+                    [[journeys]]\n\
+                    id = \"empty\"\n\
+                    name = { nl = \"Leeg\", en = \"Empty\" }\n\
+                    reasons = []\n";
+    let problems = problems_of(&with(&format!("{REASON}{journeys}")));
+    assert_problem(&problems, 32, "journey id 'Billing' is not snake_case");
+    assert_problem(&problems, 33, "journey 'Billing': name has no 'en' text");
+    assert_problem(&problems, 34, "'unknown' cannot be listed");
+    assert_problem(&problems, 34, "unknown contact reason 'nope'");
+    assert_problem(&problems, 34, "'invoice_payment' is listed twice");
+    assert_problem(&problems, 35, "max_gap_days must be more than 0, not 0");
+    assert_problem(&problems, 39, "journey 'empty' has no reasons");
+    assert_eq!(problems.len(), 7, "{problems:#?}");
+
+    // A reason in no journey forms a journey under its own id, so no journey may take that id.
+    let clash = "[[journeys]]\nid = \"invoice_payment\"\nname = { nl = \"B\", en = \"B\" }\nreasons = [\"other\"]\n";
+    let other = REASON.replace("invoice_payment", "other");
+    let problems = problems_of(&with(&format!("{REASON}{other}{clash}")));
+    assert_problem(
+        &problems,
+        37,
+        "is the id of contact reason 'invoice_payment'",
+    );
+    assert_eq!(problems.len(), 1, "{problems:#?}");
+}
+
+#[test]
+fn calendar_sla_and_priorities_are_checked_value_by_value() {
+    let settings = "[calendar]\n\
+                    time_zone = \"Europe/Amsterdm\"\n\
+                    working_days = [\"mon\", \"funday\", \"mon\"]\n\
+                    opens = \"17:00\"\n\
+                    closes = \"9am\"\n\
+                    public_holidays = [\"kings_day\", \"sinterklaas\"]\n\
+                    liberation_day = \"sometimes\"\n\
+                    closed_dates = [\"2026-13-01\"]\n\
+                    [sla]\n\
+                    live_channels = [\"phone\"]\n\
+                    [[sla.rules]]\n\
+                    channel = \"fax\"\n\
+                    reasons = [\"nope\"]\n\
+                    within_working_hours = 4\n\
+                    within_working_days = 1\n\
+                    [priorities]\n\
+                    volume = -1\n\
+                    [linking]\n\
+                    repeat_window_days = 0\n";
+    let problems = problems_of(&with(&format!("{REASON}{settings}")));
+    assert_problem(&problems, 32, "unknown time zone 'Europe/Amsterdm'");
+    assert_problem(&problems, 33, "'funday' is not a weekday");
+    assert_problem(&problems, 33, "'mon' is listed twice");
+    assert_problem(&problems, 35, "closes '9am' is not a time written HH:MM");
+    assert_problem(&problems, 36, "unknown public holiday 'sinterklaas'");
+    assert_problem(
+        &problems,
+        37,
+        "liberation_day must be one of: every_year, every_5_years",
+    );
+    assert_problem(&problems, 38, "closed date '2026-13-01' is not a date");
+    assert_problem(&problems, 40, "live channel 'phone' is not one of");
+    assert_problem(&problems, 42, "channel 'fax' is not one of");
+    assert_problem(&problems, 43, "unknown contact reason 'nope'");
+    assert!(
+        problems
+            .iter()
+            .any(|p| (41..=45).contains(&p.line) && p.message.contains("exactly one of")),
+        "{problems:#?}"
+    );
+    assert_problem(
+        &problems,
+        47,
+        "[priorities]: volume must be at least 0, not -1",
+    );
+    assert_problem(&problems, 49, "repeat_window_days must be more than 0");
+    assert_eq!(problems.len(), 13, "{problems:#?}");
+
+    // Opening after closing, two rules for the same thing.
+    let settings = "[calendar]\nopens = \"18:00\"\ncloses = \"09:00\"\n\
+                    [[sla.rules]]\nchannel = \"email\"\nwithin_working_days = 2\n\
+                    [[sla.rules]]\nchannel = \"email\"\nwithin_working_hours = 8\n";
+    let problems = problems_of(&with(&format!("{REASON}{settings}")));
+    assert_problem(
+        &problems,
+        33,
+        "closes (09:00:00) must be after opens (18:00:00)",
+    );
+    assert!(
+        problems.iter().any(|p| p
+            .message
+            .contains("a rule for the same channel and reasons")),
+        "{problems:#?}"
+    );
+    assert_eq!(problems.len(), 2, "{problems:#?}");
+}
+
+#[test]
+fn reason_metadata_must_not_be_blank_or_negative() {
+    let reason =
+        format!("{REASON}owner = \" \"\nsystems = [\"CRM\", \"\"]\ncost_per_contact = -2.5\n");
+    let problems = problems_of(&with(&reason));
+    assert_problem(&problems, 31, "owner is blank");
+    assert_problem(&problems, 32, "blank entry in systems");
+    assert_problem(
+        &problems,
+        33,
+        "cost_per_contact must be at least 0, not -2.5",
+    );
+    assert_eq!(problems.len(), 3, "{problems:#?}");
+}
+
+#[test]
+fn journey_settings_load_with_their_defaults() {
+    use touchpoint::pipeline::SlaLimit;
+    let text = format!(
+        "{REASON}owner = \"Billing\"\nprocesses = [\"Payments\"]\nsystems = [\"SAP IS-U\"]\ncost_per_contact = 4.5\n\
+         [linking]\nmax_gap_days = 21\n\
+         [[journeys]]\nid = \"billing\"\nname = {{ nl = \"Factuur\", en = \"Billing\" }}\nreasons = [\"invoice_payment\"]\n\
+         [[sla.rules]]\nchannel = \"email\"\nwithin_working_days = 2\n\
+         [calendar]\nliberation_day = \"every_year\"\npublic_holidays = [\"good_friday\"]\n"
+    );
+    let pipeline = parse(&with(&text)).unwrap();
+    let reason = &pipeline.contact_reasons[0];
+    assert_eq!(reason.owner.as_deref(), Some("Billing"));
+    assert_eq!(
+        (reason.processes.len(), reason.systems[0].as_str()),
+        (1, "SAP IS-U")
+    );
+    assert_eq!(reason.cost_per_contact, Some(4.5));
+    assert_eq!(pipeline.journeys[0].max_gap_days, 21.0);
+    assert_eq!(pipeline.linking.repeat_window_days, 7.0);
+    assert_eq!(pipeline.sla.rules[0].limit, SlaLimit::WorkingDays(2.0));
+    assert_eq!(pipeline.sla.live_channels, ["voice", "chat"]);
+    assert_eq!(pipeline.calendar.time_zone, chrono_tz::Europe::Amsterdam);
+    assert_eq!(pipeline.calendar.public_holidays.len(), 1);
+    assert_eq!(
+        pipeline.priorities,
+        touchpoint::pipeline::PriorityWeights::default()
+    );
+
+    // Without journeys nothing changes for older pipeline files.
+    assert!(parse(&with(REASON)).unwrap().journeys.is_empty());
+}

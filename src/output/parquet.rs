@@ -175,7 +175,7 @@ fn check_schema(expected: &SchemaRef, batch: &RecordBatch) -> std::result::Resul
 
 /// `.<name>.<pid>.<n>.tmp` in the folder of `final_path`: hidden, unique per process and sink, and on the
 /// same filesystem as the final path so the commit's rename is atomic.
-fn temp_path_for(final_path: &Path) -> Result<PathBuf> {
+pub(super) fn temp_path_for(final_path: &Path) -> Result<PathBuf> {
     let name = final_path.file_name().ok_or_else(|| {
         Error::io(
             final_path,

@@ -24,6 +24,8 @@ use toml::de::{DeTable, DeValue, ValueDeserializer};
 use toml::Spanned;
 
 use crate::error::{Error, IoContext, Result};
+use crate::journey::calendar::{parse_clock, parse_date, parse_weekday, WEEKDAY_IDS};
+use crate::journey::holidays::{LiberationDay, PublicHoliday};
 use crate::schema;
 
 /// The five lifecycle phases of the Life Cycle Model, in order. A pipeline's `[[phases]]` must define exactly these ids.
@@ -41,6 +43,8 @@ pub type Localized = BTreeMap<String, String>;
 const DEFAULT_QUERY_PREFIX: &str = "query: ";
 const DEFAULT_MAX_TOKENS: usize = 512;
 const DEFAULT_TOP_K: usize = 3;
+const DEFAULT_MAX_GAP_DAYS: f64 = 14.0;
+const DEFAULT_REPEAT_WINDOW_DAYS: f64 = 7.0;
 
 /// One problem in a pipeline file. `line` is 1-based; 0 when the problem has no single place.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -69,6 +73,142 @@ pub struct ContactReason {
     pub description: Localized,
     /// Example utterances per language.
     pub examples: BTreeMap<String, Vec<String>>,
+    /// The team that owns the reason (answers for its volume and quality).
+    pub owner: Option<String>,
+    /// The back-office processes behind the reason.
+    pub processes: Vec<String>,
+    /// The IT systems the reason's handling touches.
+    pub systems: Vec<String>,
+    /// What one contact for this reason costs, in the organisation's currency.
+    pub cost_per_contact: Option<f64>,
+}
+
+/// A journey: one customer's run of contacts around one need. An interaction joins a journey instance when its
+/// contact reason is one of `reasons` and the time since the instance's last touchpoint is at most `max_gap_days`.
+#[derive(Debug, Clone)]
+pub struct Journey {
+    pub id: String,
+    pub name: Localized,
+    /// Contact reason ids, in file order. A reason may belong to several journeys.
+    pub reasons: Vec<String>,
+    pub max_gap_days: f64,
+}
+
+/// What the activity of an event-log event is.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum EventActivity {
+    /// The contact reason (`move_house`).
+    #[default]
+    Reason,
+    /// The contact reason and the channel (`move_house @ email`).
+    ReasonAndChannel,
+}
+
+/// How interactions are linked into journeys.
+#[derive(Debug, Clone)]
+pub struct LinkingSection {
+    /// The gap of journeys that set none.
+    pub max_gap_days: f64,
+    /// An inbound contact is a repeat contact when the same customer contacted about the same reason at most this
+    /// many days before.
+    pub repeat_window_days: f64,
+    pub activity: EventActivity,
+}
+
+impl Default for LinkingSection {
+    fn default() -> Self {
+        LinkingSection {
+            max_gap_days: DEFAULT_MAX_GAP_DAYS,
+            repeat_window_days: DEFAULT_REPEAT_WINDOW_DAYS,
+            activity: EventActivity::default(),
+        }
+    }
+}
+
+/// The working calendar SLA response times are measured in.
+#[derive(Debug, Clone)]
+pub struct CalendarSection {
+    pub time_zone: chrono_tz::Tz,
+    pub working_days: Vec<chrono::Weekday>,
+    /// Local opening and closing time of a working day.
+    pub opens: chrono::NaiveTime,
+    pub closes: chrono::NaiveTime,
+    pub public_holidays: Vec<PublicHoliday>,
+    pub liberation_day: LiberationDay,
+    /// Extra days the organisation is closed (company days off).
+    pub closed_dates: Vec<chrono::NaiveDate>,
+}
+
+impl Default for CalendarSection {
+    fn default() -> Self {
+        use chrono::Weekday::*;
+        CalendarSection {
+            time_zone: chrono_tz::Europe::Amsterdam,
+            working_days: vec![Mon, Tue, Wed, Thu, Fri],
+            opens: chrono::NaiveTime::from_hms_opt(9, 0, 0).unwrap_or_default(),
+            closes: chrono::NaiveTime::from_hms_opt(17, 0, 0).unwrap_or_default(),
+            public_holidays: PublicHoliday::dutch_defaults(),
+            liberation_day: LiberationDay::default(),
+            closed_dates: Vec::new(),
+        }
+    }
+}
+
+/// How long an inbound message may wait for its reply.
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum SlaLimit {
+    WorkingHours(f64),
+    /// Whole working days, each as long as the calendar's working day.
+    WorkingDays(f64),
+}
+
+/// One service-level rule: inbound messages on `channel` (any channel when `None`) about one of `reasons` (any
+/// reason when empty) are answered within `limit`.
+#[derive(Debug, Clone)]
+pub struct SlaRule {
+    pub channel: Option<String>,
+    pub reasons: Vec<String>,
+    pub limit: SlaLimit,
+}
+
+#[derive(Debug, Clone)]
+pub struct SlaSection {
+    /// Channels on which an inbound contact is answered within the contact itself (a call, a chat): no response
+    /// time is measured for them.
+    pub live_channels: Vec<String>,
+    pub rules: Vec<SlaRule>,
+}
+
+impl Default for SlaSection {
+    fn default() -> Self {
+        SlaSection {
+            live_channels: vec!["voice".to_string(), "chat".to_string()],
+            rules: Vec::new(),
+        }
+    }
+}
+
+/// Weights of the priority score of journeys and contact reasons; each weighs a measure scaled to 0..1.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PriorityWeights {
+    pub volume: f64,
+    pub share_negative: f64,
+    pub repeat_contact_rate: f64,
+    pub sla_breach_rate: f64,
+    pub low_score_share: f64,
+}
+
+impl Default for PriorityWeights {
+    fn default() -> Self {
+        PriorityWeights {
+            volume: 1.0,
+            share_negative: 1.0,
+            repeat_contact_rate: 1.0,
+            sla_breach_rate: 1.0,
+            low_score_share: 1.0,
+        }
+    }
 }
 
 #[derive(Debug, Clone)]
@@ -163,6 +303,12 @@ pub struct Pipeline {
     pub phases: Vec<Phase>,
     /// The contact reasons, in file order.
     pub contact_reasons: Vec<ContactReason>,
+    /// The journeys, in file order; none means no journey linking.
+    pub journeys: Vec<Journey>,
+    pub linking: LinkingSection,
+    pub calendar: CalendarSection,
+    pub sla: SlaSection,
+    pub priorities: PriorityWeights,
     /// sha256 (hex) of the file's bytes.
     pub hash: String,
 }
@@ -370,6 +516,70 @@ struct RawReason {
     description: Option<Spanned<RawLocalized>>,
     #[serde(default)]
     examples: BTreeMap<String, Vec<Spanned<String>>>,
+    owner: Option<Spanned<String>>,
+    #[serde(default)]
+    processes: Vec<Spanned<String>>,
+    #[serde(default)]
+    systems: Vec<Spanned<String>>,
+    cost_per_contact: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [[journeys]] table")]
+struct RawJourney {
+    id: Spanned<String>,
+    name: Option<Spanned<RawLocalized>>,
+    reasons: Spanned<Vec<Spanned<String>>>,
+    max_gap_days: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [linking] table")]
+struct RawLinking {
+    max_gap_days: Option<Spanned<f64>>,
+    repeat_window_days: Option<Spanned<f64>>,
+    activity: Option<EventActivity>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [calendar] table")]
+struct RawCalendar {
+    time_zone: Option<Spanned<String>>,
+    working_days: Option<Spanned<Vec<Spanned<String>>>>,
+    opens: Option<Spanned<String>>,
+    closes: Option<Spanned<String>>,
+    public_holidays: Option<Vec<Spanned<String>>>,
+    liberation_day: Option<Spanned<String>>,
+    #[serde(default)]
+    closed_dates: Vec<Spanned<String>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [sla] table")]
+struct RawSla {
+    live_channels: Option<Vec<Spanned<String>>>,
+    #[serde(default)]
+    rules: Vec<Spanned<RawSlaRule>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "an [[sla.rules]] table")]
+struct RawSlaRule {
+    channel: Option<Spanned<String>>,
+    #[serde(default)]
+    reasons: Vec<Spanned<String>>,
+    within_working_hours: Option<Spanned<f64>>,
+    within_working_days: Option<Spanned<f64>>,
+}
+
+#[derive(Deserialize)]
+#[serde(deny_unknown_fields, expecting = "a [priorities] table")]
+struct RawPriorities {
+    volume: Option<Spanned<f64>>,
+    share_negative: Option<Spanned<f64>>,
+    repeat_contact_rate: Option<Spanned<f64>>,
+    sla_breach_rate: Option<Spanned<f64>>,
+    low_score_share: Option<Spanned<f64>>,
 }
 
 /// The file as written. Sections are optional here so that a missing one is one problem among others.
@@ -382,6 +592,11 @@ struct RawFile {
     input: Option<RawInput>,
     phases: Entries<RawPhase>,
     reasons: Entries<RawReason>,
+    journeys: Entries<RawJourney>,
+    linking: Option<RawLinking>,
+    calendar: Option<RawCalendar>,
+    sla: Option<RawSla>,
+    priorities: Option<RawPriorities>,
 }
 
 /// The entries of an array of tables: those read, and the ids of those that could not be read. The latter are
@@ -400,7 +615,7 @@ impl<T> Default for Entries<T> {
     }
 }
 
-const SECTIONS: [&str; 7] = [
+const SECTIONS: [&str; 12] = [
     "pipeline",
     "model",
     "classify",
@@ -408,6 +623,11 @@ const SECTIONS: [&str; 7] = [
     "input",
     "phases",
     "contact_reasons",
+    "journeys",
+    "linking",
+    "calendar",
+    "sla",
+    "priorities",
 ];
 
 impl RawFile {
@@ -427,6 +647,11 @@ impl RawFile {
                     file.reasons =
                         read_entries(value, "contact_reasons", "contact reason", problems)
                 }
+                "journeys" => file.journeys = read_entries(value, "journeys", "journey", problems),
+                "linking" => file.linking = read_one(value, "[linking]", problems),
+                "calendar" => file.calendar = read_one(value, "[calendar]", problems),
+                "sla" => file.sla = read_one(value, "[sla]", problems),
+                "priorities" => file.priorities = read_one(value, "[priorities]", problems),
                 unknown => problems.at(
                     &key.span(),
                     format!(
@@ -530,6 +755,375 @@ impl RawFile {
             .chain(self.phases.unreadable_ids.iter().map(String::as_str))
             .collect();
         check_reasons(&self.reasons.read, &defined_phases, languages, problems);
+        let defined_reasons: BTreeSet<&str> = self
+            .reasons
+            .read
+            .iter()
+            .map(|reason| reason.get_ref().id.get_ref().as_str())
+            .chain(self.reasons.unreadable_ids.iter().map(String::as_str))
+            .collect();
+        check_journeys(&self.journeys.read, &defined_reasons, languages, problems);
+        if let Some(linking) = &self.linking {
+            check_linking(linking, problems);
+        }
+        if let Some(calendar) = &self.calendar {
+            check_calendar(calendar, problems);
+        }
+        if let Some(sla) = &self.sla {
+            check_sla(sla, &defined_reasons, problems);
+        }
+        if let Some(priorities) = &self.priorities {
+            check_priorities(priorities, problems);
+        }
+    }
+}
+
+/// Reports a number that is not finite or not above `min` (or not at least `min` when `inclusive`).
+fn check_number(
+    value: &Spanned<f64>,
+    what: &str,
+    min: f64,
+    inclusive: bool,
+    problems: &mut Problems,
+) {
+    let v = *value.get_ref();
+    let ok = v.is_finite() && if inclusive { v >= min } else { v > min };
+    if !ok {
+        let bound = if inclusive { "at least" } else { "more than" };
+        problems.at(
+            &value.span(),
+            format!("{what} must be {bound} {min}, not {v}"),
+        );
+    }
+}
+
+fn check_journeys(
+    journeys: &[Spanned<RawJourney>],
+    defined_reasons: &BTreeSet<&str>,
+    languages: &[String],
+    problems: &mut Problems,
+) {
+    let mut first_line: HashMap<&str, usize> = HashMap::new();
+    let in_some_journey: BTreeSet<&str> = journeys
+        .iter()
+        .flat_map(|j| j.get_ref().reasons.get_ref().iter())
+        .map(|r| r.get_ref().as_str())
+        .collect();
+    for journey in journeys {
+        let journey_ref = journey.get_ref();
+        let id = journey_ref.id.get_ref().as_str();
+        let line = problems.line_of(journey_ref.id.span().start);
+        if !is_snake_case(id) {
+            problems.on_line(
+                line,
+                format!("journey id '{id}' is not snake_case (a-z, 0-9 and single '_')"),
+            );
+        } else if id == schema::UNKNOWN_REASON {
+            problems.on_line(line, format!("journey id '{id}' is reserved"));
+        } else if defined_reasons.contains(id) && !in_some_journey.contains(id) {
+            problems.on_line(
+                line,
+                format!(
+                    "journey id '{id}' is the id of contact reason '{id}', which belongs to no journey and so \
+                     forms a journey of its own under that id; give this journey another id or list the reason in it"
+                ),
+            );
+        }
+        match first_line.get(id) {
+            Some(first) => problems.on_line(
+                line,
+                format!("journey '{id}' is defined twice (first on line {first})"),
+            ),
+            None => {
+                first_line.insert(id, line);
+            }
+        }
+        let owner = format!("journey '{id}'");
+        check_localized(
+            &owner,
+            "name",
+            &journey_ref.name,
+            &journey.span(),
+            languages,
+            problems,
+        );
+        if journey_ref.reasons.get_ref().is_empty() {
+            problems.at(
+                &journey_ref.reasons.span(),
+                format!("{owner} has no reasons"),
+            );
+        }
+        let mut seen = BTreeSet::new();
+        for reason in journey_ref.reasons.get_ref() {
+            let reason_id = reason.get_ref().as_str();
+            if reason_id == schema::UNKNOWN_REASON {
+                problems.at(
+                    &reason.span(),
+                    format!("{owner}: '{reason_id}' cannot be listed; unknown interactions join the customer's open journey by themselves"),
+                );
+            } else if !defined_reasons.contains(reason_id) {
+                problems.at(
+                    &reason.span(),
+                    format!("{owner}: unknown contact reason '{reason_id}'"),
+                );
+            }
+            if !seen.insert(reason_id) {
+                problems.at(
+                    &reason.span(),
+                    format!("{owner}: contact reason '{reason_id}' is listed twice"),
+                );
+            }
+        }
+        if let Some(gap) = &journey_ref.max_gap_days {
+            check_number(gap, &format!("{owner}: max_gap_days"), 0.0, false, problems);
+        }
+    }
+}
+
+fn check_linking(linking: &RawLinking, problems: &mut Problems) {
+    if let Some(gap) = &linking.max_gap_days {
+        check_number(gap, "[linking]: max_gap_days", 0.0, false, problems);
+    }
+    if let Some(window) = &linking.repeat_window_days {
+        check_number(
+            window,
+            "[linking]: repeat_window_days",
+            0.0,
+            false,
+            problems,
+        );
+    }
+}
+
+fn check_calendar(calendar: &RawCalendar, problems: &mut Problems) {
+    if let Some(zone) = &calendar.time_zone {
+        if zone.get_ref().parse::<chrono_tz::Tz>().is_err() {
+            problems.at(
+                &zone.span(),
+                format!(
+                    "[calendar]: unknown time zone '{}' (an IANA name such as Europe/Amsterdam)",
+                    zone.get_ref()
+                ),
+            );
+        }
+    }
+    if let Some(days) = &calendar.working_days {
+        if days.get_ref().is_empty() {
+            problems.at(&days.span(), "[calendar]: working_days is empty");
+        }
+        let mut seen = BTreeSet::new();
+        for day in days.get_ref() {
+            if parse_weekday(day.get_ref()).is_none() {
+                problems.at(
+                    &day.span(),
+                    format!(
+                        "[calendar]: '{}' is not a weekday (one of: {})",
+                        day.get_ref(),
+                        WEEKDAY_IDS.join(", ")
+                    ),
+                );
+            } else if !seen.insert(day.get_ref().as_str()) {
+                problems.at(
+                    &day.span(),
+                    format!("[calendar]: '{}' is listed twice", day.get_ref()),
+                );
+            }
+        }
+    }
+    let clock = |value: &Option<Spanned<String>>, key: &str, problems: &mut Problems| {
+        let value = value.as_ref()?;
+        let parsed = parse_clock(value.get_ref());
+        if parsed.is_none() {
+            problems.at(
+                &value.span(),
+                format!(
+                    "[calendar]: {key} '{}' is not a time written HH:MM",
+                    value.get_ref()
+                ),
+            );
+        }
+        parsed.map(|time| (time, value.span()))
+    };
+    let opens = clock(&calendar.opens, "opens", problems);
+    let closes = clock(&calendar.closes, "closes", problems);
+    let defaults = CalendarSection::default();
+    let (open_time, close_time) = (
+        opens.as_ref().map_or(defaults.opens, |o| o.0),
+        closes.as_ref().map_or(defaults.closes, |c| c.0),
+    );
+    let unparsed = (calendar.opens.is_some() && opens.is_none())
+        || (calendar.closes.is_some() && closes.is_none());
+    if !unparsed && open_time >= close_time && (opens.is_some() || closes.is_some()) {
+        let span = closes.or(opens).map(|c| c.1).unwrap_or_default();
+        problems.at(
+            &span,
+            format!("[calendar]: closes ({close_time}) must be after opens ({open_time})"),
+        );
+    }
+    for holiday in calendar.public_holidays.iter().flatten() {
+        if PublicHoliday::parse(holiday.get_ref()).is_none() {
+            let known: Vec<&str> = PublicHoliday::ALL.iter().map(|h| h.id()).collect();
+            problems.at(
+                &holiday.span(),
+                format!(
+                    "[calendar]: unknown public holiday '{}' (one of: {})",
+                    holiday.get_ref(),
+                    known.join(", ")
+                ),
+            );
+        }
+    }
+    if let Some(liberation) = &calendar.liberation_day {
+        if LiberationDay::parse(liberation.get_ref()).is_none() {
+            problems.at(
+                &liberation.span(),
+                format!(
+                    "[calendar]: liberation_day must be one of: {}",
+                    LiberationDay::IDS.join(", ")
+                ),
+            );
+        }
+    }
+    for date in &calendar.closed_dates {
+        if parse_date(date.get_ref()).is_none() {
+            problems.at(
+                &date.span(),
+                format!(
+                    "[calendar]: closed date '{}' is not a date written YYYY-MM-DD",
+                    date.get_ref()
+                ),
+            );
+        }
+    }
+}
+
+fn check_sla(sla: &RawSla, defined_reasons: &BTreeSet<&str>, problems: &mut Problems) {
+    for channel in sla.live_channels.iter().flatten() {
+        if !schema::CHANNELS.contains(&channel.get_ref().as_str()) {
+            problems.at(
+                &channel.span(),
+                format!(
+                    "[sla]: live channel '{}' is not one of: {}",
+                    channel.get_ref(),
+                    schema::CHANNELS.join(", ")
+                ),
+            );
+        }
+    }
+    let mut first_line: HashMap<(Option<&str>, Vec<&str>), usize> = HashMap::new();
+    for rule in &sla.rules {
+        let rule_ref = rule.get_ref();
+        let line = problems.line_of(rule.span().start);
+        if let Some(channel) = &rule_ref.channel {
+            if !schema::CHANNELS.contains(&channel.get_ref().as_str()) {
+                problems.at(
+                    &channel.span(),
+                    format!(
+                        "[[sla.rules]]: channel '{}' is not one of: {}",
+                        channel.get_ref(),
+                        schema::CHANNELS.join(", ")
+                    ),
+                );
+            }
+        }
+        for reason in &rule_ref.reasons {
+            if !defined_reasons.contains(reason.get_ref().as_str()) {
+                problems.at(
+                    &reason.span(),
+                    format!(
+                        "[[sla.rules]]: unknown contact reason '{}'",
+                        reason.get_ref()
+                    ),
+                );
+            }
+        }
+        match (
+            &rule_ref.within_working_hours,
+            &rule_ref.within_working_days,
+        ) {
+            (Some(hours), None) => check_number(
+                hours,
+                "[[sla.rules]]: within_working_hours",
+                0.0,
+                false,
+                problems,
+            ),
+            (None, Some(days)) => check_number(
+                days,
+                "[[sla.rules]]: within_working_days",
+                0.0,
+                false,
+                problems,
+            ),
+            _ => problems.on_line(
+                line,
+                "[[sla.rules]]: give exactly one of within_working_hours and within_working_days",
+            ),
+        }
+        let mut reasons: Vec<&str> = rule_ref
+            .reasons
+            .iter()
+            .map(|r| r.get_ref().as_str())
+            .collect();
+        reasons.sort_unstable();
+        let key = (
+            rule_ref.channel.as_ref().map(|c| c.get_ref().as_str()),
+            reasons,
+        );
+        match first_line.get(&key) {
+            Some(first) => problems.on_line(
+                line,
+                format!("[[sla.rules]]: a rule for the same channel and reasons is defined on line {first}"),
+            ),
+            None => {
+                first_line.insert(key, line);
+            }
+        }
+    }
+}
+
+fn check_priorities(priorities: &RawPriorities, problems: &mut Problems) {
+    let weights = [
+        (&priorities.volume, "volume"),
+        (&priorities.share_negative, "share_negative"),
+        (&priorities.repeat_contact_rate, "repeat_contact_rate"),
+        (&priorities.sla_breach_rate, "sla_breach_rate"),
+        (&priorities.low_score_share, "low_score_share"),
+    ];
+    for (weight, name) in weights {
+        if let Some(weight) = weight {
+            check_number(
+                weight,
+                &format!("[priorities]: {name}"),
+                0.0,
+                true,
+                problems,
+            );
+        }
+    }
+    let defaults = PriorityWeights::default();
+    let total = priorities
+        .volume
+        .as_ref()
+        .map_or(defaults.volume, |w| *w.get_ref())
+        + priorities
+            .share_negative
+            .as_ref()
+            .map_or(defaults.share_negative, |w| *w.get_ref())
+        + priorities
+            .repeat_contact_rate
+            .as_ref()
+            .map_or(defaults.repeat_contact_rate, |w| *w.get_ref())
+        + priorities
+            .sla_breach_rate
+            .as_ref()
+            .map_or(defaults.sla_breach_rate, |w| *w.get_ref())
+        + priorities
+            .low_score_share
+            .as_ref()
+            .map_or(defaults.low_score_share, |w| *w.get_ref());
+    if total.is_finite() && total <= 0.0 {
+        problems.on_line(0, "[priorities]: at least one weight must be above 0");
     }
 }
 
@@ -755,6 +1349,30 @@ fn check_reasons(
                 );
             }
         }
+        if let Some(team) = reason_ref
+            .owner
+            .as_ref()
+            .filter(|o| o.get_ref().trim().is_empty())
+        {
+            problems.at(&team.span(), format!("{owner}: owner is blank"));
+        }
+        for (key, values) in [
+            ("processes", &reason_ref.processes),
+            ("systems", &reason_ref.systems),
+        ] {
+            for value in values.iter().filter(|v| v.get_ref().trim().is_empty()) {
+                problems.at(&value.span(), format!("{owner}: blank entry in {key}"));
+            }
+        }
+        if let Some(cost) = &reason_ref.cost_per_contact {
+            check_number(
+                cost,
+                &format!("{owner}: cost_per_contact"),
+                0.0,
+                true,
+                problems,
+            );
+        }
     }
 }
 
@@ -873,9 +1491,95 @@ impl RawFile {
                             )
                         })
                         .collect(),
+                    owner: reason.owner.map(Spanned::into_inner),
+                    processes: reason
+                        .processes
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    systems: reason
+                        .systems
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    cost_per_contact: reason.cost_per_contact.map(Spanned::into_inner),
                 }
             })
             .collect();
+
+        let linking = self.linking.map_or_else(LinkingSection::default, |raw| {
+            let defaults = LinkingSection::default();
+            LinkingSection {
+                max_gap_days: raw
+                    .max_gap_days
+                    .map_or(defaults.max_gap_days, Spanned::into_inner),
+                repeat_window_days: raw
+                    .repeat_window_days
+                    .map_or(defaults.repeat_window_days, Spanned::into_inner),
+                activity: raw.activity.unwrap_or_default(),
+            }
+        });
+        let journeys = self
+            .journeys
+            .read
+            .into_iter()
+            .map(|journey| {
+                let journey = journey.into_inner();
+                Journey {
+                    id: journey.id.into_inner(),
+                    name: plain(journey.name),
+                    reasons: journey
+                        .reasons
+                        .into_inner()
+                        .into_iter()
+                        .map(Spanned::into_inner)
+                        .collect(),
+                    max_gap_days: journey
+                        .max_gap_days
+                        .map_or(linking.max_gap_days, Spanned::into_inner),
+                }
+            })
+            .collect();
+        let calendar = self
+            .calendar
+            .map_or_else(CalendarSection::default, calendar_section);
+        let sla = self.sla.map_or_else(SlaSection::default, |raw| SlaSection {
+            live_channels: raw.live_channels.map_or_else(
+                || SlaSection::default().live_channels,
+                |channels| channels.into_iter().map(Spanned::into_inner).collect(),
+            ),
+            rules: raw
+                .rules
+                .into_iter()
+                .filter_map(|rule| {
+                    let rule = rule.into_inner();
+                    let limit = match (rule.within_working_hours, rule.within_working_days) {
+                        (Some(hours), _) => SlaLimit::WorkingHours(hours.into_inner()),
+                        (None, Some(days)) => SlaLimit::WorkingDays(days.into_inner()),
+                        (None, None) => return None,
+                    };
+                    Some(SlaRule {
+                        channel: rule.channel.map(Spanned::into_inner),
+                        reasons: rule.reasons.into_iter().map(Spanned::into_inner).collect(),
+                        limit,
+                    })
+                })
+                .collect(),
+        });
+        let priorities = self
+            .priorities
+            .map_or_else(PriorityWeights::default, |raw| {
+                let d = PriorityWeights::default();
+                let pick =
+                    |w: Option<Spanned<f64>>, default: f64| w.map_or(default, Spanned::into_inner);
+                PriorityWeights {
+                    volume: pick(raw.volume, d.volume),
+                    share_negative: pick(raw.share_negative, d.share_negative),
+                    repeat_contact_rate: pick(raw.repeat_contact_rate, d.repeat_contact_rate),
+                    sla_breach_rate: pick(raw.sla_breach_rate, d.sla_breach_rate),
+                    low_score_share: pick(raw.low_score_share, d.low_score_share),
+                }
+            });
 
         Some(Pipeline {
             path: path.to_path_buf(),
@@ -922,8 +1626,55 @@ impl RawFile {
             },
             phases,
             contact_reasons,
+            journeys,
+            linking,
+            calendar,
+            sla,
+            priorities,
             hash: sha256_hex(text.as_bytes()),
         })
+    }
+}
+
+/// The calendar as written, defaults filled in. Call only after `check_calendar` found no problem.
+fn calendar_section(raw: RawCalendar) -> CalendarSection {
+    let defaults = CalendarSection::default();
+    CalendarSection {
+        time_zone: raw
+            .time_zone
+            .and_then(|zone| zone.get_ref().parse().ok())
+            .unwrap_or(defaults.time_zone),
+        working_days: raw.working_days.map_or(defaults.working_days, |days| {
+            days.into_inner()
+                .iter()
+                .filter_map(|day| parse_weekday(day.get_ref()))
+                .collect()
+        }),
+        opens: raw
+            .opens
+            .and_then(|t| parse_clock(t.get_ref()))
+            .unwrap_or(defaults.opens),
+        closes: raw
+            .closes
+            .and_then(|t| parse_clock(t.get_ref()))
+            .unwrap_or(defaults.closes),
+        public_holidays: raw
+            .public_holidays
+            .map_or(defaults.public_holidays, |holidays| {
+                holidays
+                    .iter()
+                    .filter_map(|h| PublicHoliday::parse(h.get_ref()))
+                    .collect()
+            }),
+        liberation_day: raw
+            .liberation_day
+            .and_then(|l| LiberationDay::parse(l.get_ref()))
+            .unwrap_or(defaults.liberation_day),
+        closed_dates: raw
+            .closed_dates
+            .iter()
+            .filter_map(|d| parse_date(d.get_ref()))
+            .collect(),
     }
 }
 

@@ -10,6 +10,7 @@ pub mod config;
 pub mod runner;
 
 pub use config::{
-    ClassifySection, ContactReason, Diagnostic, InputSection, Localized, ModelSection, Phase,
-    Pipeline, Scoring, SentimentSection, SentimentSource, LIFECYCLE_PHASES,
+    CalendarSection, ClassifySection, ContactReason, Diagnostic, EventActivity, InputSection,
+    Journey, LinkingSection, Localized, ModelSection, Phase, Pipeline, PriorityWeights, Scoring,
+    SentimentSection, SentimentSource, SlaLimit, SlaRule, SlaSection, LIFECYCLE_PHASES,
 };

@@ -5,6 +5,11 @@
 //! together at the end of a successful run (atomic rename), and a previous run's `rejects.parquet` is removed when
 //! this run rejected nothing, so a re-run into the same folder leaves a consistent result. Memory is bounded by
 //! one batch and one row group, whatever the input size. Errors propagate; nothing half-written stays visible.
+//!
+//! When the pipeline defines journeys, the enriched file is staged first and the journey pass
+//! (`journey::link_run`, one call, the `link` stage) reads it back, adds the journey columns and writes
+//! journeys.parquet, lifecycle.parquet and the event log; everything is committed together, the nightly state
+//! (`--state`) last. Without journeys, journey files of an earlier run in the folder are removed.
 
 use std::collections::BTreeMap;
 use std::io::IsTerminal;
@@ -21,6 +26,7 @@ use crate::error::{Error, Result};
 use crate::ingest::email::EmailOptions;
 use crate::ingest::transcript::TranscriptOptions;
 use crate::ingest::{self, IngestOptions, InputFormat};
+use crate::journey::{self, JourneySummary, LinkRequest, SurveyScores};
 use crate::model::{store, Encoder, Precision, SequenceClassifier};
 use crate::normalize;
 use crate::output::{self, ParquetSink};
@@ -57,6 +63,12 @@ pub struct EnrichOptions {
     /// Replace personal data in the written free-text columns by typed placeholders (on by default;
     /// classification always reads the original text).
     pub redact: bool,
+    /// The nightly state folder: open journeys are read from it and the next state is written into it.
+    pub state: Option<PathBuf>,
+    /// A CSV of survey scores (NPS, CES, CSAT) per interaction, conversation or customer.
+    pub scores: Option<PathBuf>,
+    /// Interactions sorted in memory at once by the journey pass; larger runs spill to disk.
+    pub partition_rows: u64,
 }
 
 impl EnrichOptions {
@@ -77,6 +89,9 @@ impl EnrichOptions {
             max_text_bytes: None,
             progress: false,
             redact: true,
+            state: None,
+            scores: None,
+            partition_rows: journey::DEFAULT_PARTITION_ROWS,
         }
     }
 }
@@ -93,6 +108,8 @@ pub struct EnrichSummary {
     pub outputs: Vec<PathBuf>,
     pub elapsed: Duration,
     pub model: String,
+    /// What the journey pass did, when the pipeline defines journeys.
+    pub journeys: Option<JourneySummary>,
 }
 
 /// Runs the pipeline over the inputs and writes the enriched files into `options.out`.
@@ -116,6 +133,40 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         &options.email,
         &TranscriptOptions::default(),
     )?;
+
+    // Scores and state are checked before the model is loaded, so a bad file fails fast.
+    let linking = !pipeline.journeys.is_empty();
+    if !linking && (options.state.is_some() || options.scores.is_some()) {
+        return Err(Error::Usage(format!(
+            "--state and --scores need journeys: {} defines no [[journeys]]",
+            options.pipeline.display()
+        )));
+    }
+    let scores = match &options.scores {
+        Some(path) => {
+            let scores = SurveyScores::load(path)?;
+            log::info!(
+                "{} survey responses read from {}",
+                scores.rows(),
+                path.display()
+            );
+            Some(scores)
+        }
+        None => None,
+    };
+    let previous = match &options.state {
+        Some(folder) => {
+            let state = journey::state::load(folder)?;
+            log::info!(
+                "journey state: {} open journeys of {} customers from {}",
+                state.open_journeys(),
+                state.customers.len(),
+                folder.display()
+            );
+            state
+        }
+        None => journey::state::SavedState::default(),
+    };
 
     let spec = options
         .model
@@ -205,13 +256,39 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         progress.advance((rows + batch.rejects.num_rows()) as u64);
     }
     progress.finish();
+    // The model is done: free its memory before the journey pass.
+    drop(head);
+    drop(encoder);
 
-    let mut staged = vec![sink.finish()?];
+    let enriched = sink.finish()?;
     let mut stale = Vec::new();
+    let (mut staged, state) = if linking {
+        let linked = journey::link_run(LinkRequest {
+            pipeline: &pipeline,
+            enriched: enriched.temp_path(),
+            interactions: &interactions_path,
+            out: &options.out,
+            metadata,
+            scores: scores.as_ref(),
+            previous,
+            state_folder: options.state.as_deref(),
+            batch_rows: options.batch_rows.max(1),
+            partition_rows: options.partition_rows,
+        })?;
+        summary.journeys = Some(linked.summary);
+        let mut staged = vec![linked.interactions];
+        staged.extend(linked.outputs);
+        (staged, linked.state)
+    } else {
+        stale.extend(journey::OUTPUT_FILES.iter().map(|f| options.out.join(f)));
+        (vec![enriched], None)
+    };
     match rejects {
         Some(r) => staged.push(r.finish()?),
         None => stale.push(rejects_path),
     }
+    // The state goes last: a crash before it leaves the previous state, which re-running the input repairs.
+    staged.extend(state);
     summary.outputs = output::commit(staged, &stale)?;
     summary.elapsed = started.elapsed();
     Ok(summary)
