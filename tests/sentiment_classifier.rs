@@ -352,7 +352,11 @@ fn enrich_uses_the_classifier_named_in_the_pipeline() {
         .replace("\"positive\"", "\"LABEL_2\"");
     std::fs::write(model.join("config.json"), config).unwrap();
 
-    let default = std::fs::read_to_string(common::root().join("pipelines/default.toml")).unwrap();
+    // The default pipeline with its `[sentiment]` section swapped for the classifier.
+    let default = std::fs::read_to_string(common::root().join("pipelines/default.toml"))
+        .unwrap()
+        .replace("[sentiment]\nhead = \"builtin\"\nturns = true\n", "");
+    assert!(!default.contains("[sentiment]"));
     let pipeline = dir.path().join("pipeline.toml");
     std::fs::write(
         &pipeline,
