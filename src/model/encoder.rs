@@ -8,10 +8,10 @@
 use std::path::Path;
 use std::time::Instant;
 
-use candle_core::{Device, Tensor};
+use candle_core::Device;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
 
-use super::bert::{mean_pool_normalized, BertConfig, BertModel, Precision, Weights};
+use super::bert::{mean_pool_packed, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
 use super::store::{ModelFormat, ModelLocation};
 use crate::error::{Error, IoContext, Result};
@@ -145,30 +145,18 @@ impl Encoder {
             n_tokens: tokens.iter().map(|(ids, _)| ids.len() as u32).collect(),
             truncated: tokens.iter().map(|(_, t)| *t).collect(),
         };
-        let pad = self.model.config().pad_token_id as u32;
         for batch in length_batches(tokens.iter().map(|(ids, _)| ids.len()), token_budget) {
-            let width = batch
-                .iter()
-                .map(|&i| tokens[i].0.len())
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let mut ids = Vec::with_capacity(batch.len() * width);
-            let mut mask = Vec::with_capacity(batch.len() * width);
+            // Texts are packed one after the other: the model computes no padding.
+            let mut ids = Vec::with_capacity(batch.iter().map(|&i| tokens[i].0.len()).sum());
+            let mut lengths = Vec::with_capacity(batch.len());
             for &i in &batch {
-                let row = &tokens[i].0;
-                ids.extend_from_slice(row);
-                ids.extend(std::iter::repeat_n(pad, width - row.len()));
-                mask.extend(std::iter::repeat_n(1f32, row.len()));
-                mask.extend(std::iter::repeat_n(0f32, width - row.len()));
+                ids.extend_from_slice(&tokens[i].0);
+                lengths.push(tokens[i].0.len());
             }
-            let device = self.model.device();
-            let ids = Tensor::from_vec(ids, (batch.len(), width), device)?;
-            let mask = Tensor::from_vec(mask, (batch.len(), width), device)?;
-            let hidden = self.model.forward(&ids, &mask)?;
-            let pooled = mean_pool_normalized(&hidden, &mask)?.to_vec2::<f32>()?;
-            for (&i, vector) in batch.iter().zip(pooled) {
-                out.vectors[i * dim..(i + 1) * dim].copy_from_slice(&vector);
+            let hidden = self.model.forward_packed(&ids, &lengths)?;
+            let pooled = mean_pool_packed(&hidden, &lengths)?;
+            for (&i, vector) in batch.iter().zip(pooled.chunks_exact(dim)) {
+                out.vectors[i * dim..(i + 1) * dim].copy_from_slice(vector);
             }
         }
         Ok(out)

@@ -1,10 +1,11 @@
 //! Encoders: where a model comes from (`store`), how its weights are read (`e5s1`, safetensors), the network
-//! itself (`bert`) and turning texts into sentence embeddings (`encoder`: tokenising, token-budget batching,
-//! pooling). Nothing here knows about contact reasons. The device is chosen in one place: `Encoder::load`.
+//! itself (`bert`, with the CPU `kernels` around its matrix products) and turning texts into sentence
+//! embeddings (`encoder`: tokenising, token-budget batching, pooling). Nothing here knows about contact reasons. The device is chosen in one place: `Encoder::load`.
 
 pub mod bert;
 pub mod e5s1;
 pub mod encoder;
+pub mod kernels;
 pub mod store;
 
 pub use bert::Precision;
