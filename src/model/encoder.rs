@@ -6,7 +6,8 @@
 //! into batches whose padded size stays under a token budget, so short texts are not padded to long ones.
 
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use candle_core::Device;
 use tokenizers::{Tokenizer, TruncationDirection, TruncationParams, TruncationStrategy};
@@ -48,6 +49,16 @@ pub struct Encoder {
     location: ModelLocation,
     max_tokens: usize,
     load_time: std::time::Duration,
+    /// Nanoseconds spent tokenising and in the model since the last `take_work_time`.
+    tokenise_nanos: AtomicU64,
+    encode_nanos: AtomicU64,
+}
+
+/// Time an encoder spent on its two halves (see `Encoder::take_work_time`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EncoderWork {
+    pub tokenise: Duration,
+    pub encode: Duration,
 }
 
 impl Encoder {
@@ -86,6 +97,8 @@ impl Encoder {
             location,
             max_tokens,
             load_time: started.elapsed(),
+            tokenise_nanos: AtomicU64::new(0),
+            encode_nanos: AtomicU64::new(0),
         })
     }
 
@@ -105,6 +118,21 @@ impl Encoder {
         self.load_time
     }
 
+    /// Time spent tokenising and encoding since the previous call (or the load), and resets both clocks, so
+    /// that a caller can attribute `embed`'s time to its two stages without a different `embed`.
+    pub fn take_work_time(&self) -> EncoderWork {
+        let take = |clock: &AtomicU64| Duration::from_nanos(clock.swap(0, Ordering::Relaxed));
+        EncoderWork {
+            tokenise: take(&self.tokenise_nanos),
+            encode: take(&self.encode_nanos),
+        }
+    }
+
+    fn clock(clock: &AtomicU64, started: Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        clock.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     /// The prefix the model expects before a query-like text ("query: " for e5, empty otherwise).
     pub fn query_prefix(&self) -> &str {
         &self.location.query_prefix
@@ -112,18 +140,21 @@ impl Encoder {
 
     /// Token ids of `prefix + text` for each text, truncated to the window, with a flag per text.
     pub fn tokenize(&self, texts: &[&str], prefix: &str) -> Result<Vec<(Vec<u32>, bool)>> {
+        let started = Instant::now();
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let encodings = self
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| Error::model(format!("tokenizer: {e}")))?;
-        Ok(encodings
+        let tokens = encodings
             .into_iter()
             .map(|e| {
                 let truncated = !e.get_overflowing().is_empty();
                 (e.get_ids().to_vec(), truncated)
             })
-            .collect())
+            .collect();
+        Self::clock(&self.tokenise_nanos, started);
+        Ok(tokens)
     }
 
     /// Embeds `texts` with `prefix`; batches are filled up to `token_budget` padded tokens.
@@ -138,6 +169,7 @@ impl Encoder {
         tokens: &[(Vec<u32>, bool)],
         token_budget: usize,
     ) -> Result<Embeddings> {
+        let started = Instant::now();
         let dim = self.dim();
         let mut out = Embeddings {
             dim,
@@ -159,6 +191,7 @@ impl Encoder {
                 out.vectors[i * dim..(i + 1) * dim].copy_from_slice(vector);
             }
         }
+        Self::clock(&self.encode_nanos, started);
         Ok(out)
     }
 }

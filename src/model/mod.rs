@@ -9,5 +9,5 @@ pub mod kernels;
 pub mod store;
 
 pub use bert::Precision;
-pub use encoder::{Embeddings, Encoder};
+pub use encoder::{Embeddings, Encoder, EncoderWork};
 pub use store::{ModelFormat, ModelLocation};

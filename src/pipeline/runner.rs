@@ -23,6 +23,7 @@ use crate::ingest::{self, IngestOptions, InputFormat};
 use crate::model::{store, Encoder, Precision};
 use crate::normalize;
 use crate::output::{self, ParquetSink};
+use crate::pipeline::timings::{Stage, StageTimings};
 use crate::pipeline::Pipeline;
 use crate::schema;
 
@@ -92,6 +93,8 @@ pub struct EnrichSummary {
     pub outputs: Vec<PathBuf>,
     pub elapsed: Duration,
     pub model: String,
+    /// Where the time went.
+    pub timings: StageTimings,
 }
 
 /// Runs the pipeline over the inputs and writes the enriched files into `options.out`.
@@ -156,8 +159,13 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         model: encoder.location().id.clone(),
         ..Default::default()
     };
-    for batch in inputs.batches {
+    // Everything so far (pipeline, model, zero-shot anchors, opening the inputs) is set-up.
+    summary.timings.add(Stage::Load, started.elapsed());
+    encoder.take_work_time();
+    let mut batches = inputs.batches;
+    while let Some(batch) = summary.timings.time(Stage::Read, || batches.next()) {
         let batch = batch?;
+        let write_started = Instant::now();
         if batch.rejects.num_rows() > 0 {
             if rejects.is_none() {
                 let schema = Arc::new(Schema::new(schema::reject_fields()));
@@ -172,6 +180,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
             }
             summary.rows_rejected += batch.rejects.num_rows() as u64;
         }
+        summary.timings.add(Stage::Write, write_started.elapsed());
         let rows = batch.interactions.num_rows();
         if rows > 0 {
             let enriched = enrich_batch(
@@ -182,15 +191,19 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
                 &pipeline,
                 &languages,
                 options,
+                &mut summary.timings,
             )?;
             count_reasons(&enriched, &mut summary.reasons);
-            sink.write(&enriched)?;
+            summary
+                .timings
+                .time(Stage::Write, || sink.write(&enriched))?;
             summary.rows_written += rows as u64;
         }
         progress.advance((rows + batch.rejects.num_rows()) as u64);
     }
     progress.finish();
 
+    let write_started = Instant::now();
     let mut staged = vec![sink.finish()?];
     let mut stale = Vec::new();
     match rejects {
@@ -198,6 +211,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         None => stale.push(rejects_path),
     }
     summary.outputs = output::commit(staged, &stale)?;
+    summary.timings.add(Stage::Write, write_started.elapsed());
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -266,7 +280,8 @@ fn run_metadata(
     ]
 }
 
-/// Adds the enrichment columns to one ingested batch.
+/// Adds the enrichment columns to one ingested batch, counting each step's time to its stage.
+#[allow(clippy::too_many_arguments)]
 fn enrich_batch(
     batch: &RecordBatch,
     out_schema: &SchemaRef,
@@ -275,7 +290,9 @@ fn enrich_batch(
     pipeline: &Pipeline,
     languages: &[&str],
     options: &EnrichOptions,
+    timings: &mut StageTimings,
 ) -> Result<RecordBatch> {
+    let prepare_started = Instant::now();
     let texts = batch
         .column_by_name(schema::TEXT)
         .and_then(|c| c.as_any().downcast_ref::<StringArray>())
@@ -285,8 +302,13 @@ fn enrich_batch(
         .map(|i| normalize::clean_text(if texts.is_null(i) { "" } else { texts.value(i) }))
         .collect();
     let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
+    timings.add(Stage::Prepare, prepare_started.elapsed());
     let embeddings = encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
-    let reasons = head.classify(&embeddings, Some(&language))?;
+    let work = encoder.take_work_time();
+    timings.add(Stage::Tokenise, work.tokenise);
+    timings.add(Stage::Encode, work.encode);
+    let reasons = timings.time(Stage::Heads, || head.classify(&embeddings, Some(&language)))?;
+    let prepare_started = Instant::now();
     let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
     // Classification above saw the original text; only what is written out is redacted.
     let redactions = if options.redact {
@@ -324,7 +346,9 @@ fn enrich_batch(
     if let Some(counts) = redactions {
         columns.push(Arc::new(counts));
     }
-    Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
+    let enriched = RecordBatch::try_new(out_schema.clone(), columns)?;
+    timings.add(Stage::Prepare, prepare_started.elapsed());
+    Ok(enriched)
 }
 
 fn count_reasons(batch: &RecordBatch, counts: &mut BTreeMap<String, u64>) {
