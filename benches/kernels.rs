@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use touchpoint::model::bert::mean_pool_normalized;
 use touchpoint::model::encoder::length_batches;
+use touchpoint::model::kernels::{self, AddNormParams, AttentionParams};
 
 const HIDDEN: usize = 384;
 const FFN: usize = 1536;
@@ -33,17 +34,37 @@ fn projections(c: &mut Criterion) {
     group.finish();
 }
 
-/// Scaled dot-product attention for a batch of short texts (32 x 32 tokens) and of long ones (2 x 512).
+/// Scaled dot-product attention for a batch of short texts (32 x 32 tokens) and of long ones (2 x 512): the
+/// packed kernel the encoder runs, and for comparison candle's batched matrix products over padded heads.
 fn attention(c: &mut Criterion) {
     let mut group = c.benchmark_group("attention");
+    let head_dim = HIDDEN / HEADS;
     for (batch, len) in [(32usize, 32usize), (2, 512)] {
-        let head_dim = HIDDEN / HEADS;
+        // Two products of len x len x head_dim per head and text.
+        group.throughput(Throughput::Elements(
+            (4 * batch * HEADS * len * len * head_dim) as u64,
+        ));
+        let qkv: Vec<f32> = random(&[batch * len * 3 * HIDDEN])
+            .to_vec1()
+            .expect("values");
+        let bias = vec![0.1f32; HIDDEN];
+        let lengths = vec![len; batch];
+        let params = AttentionParams {
+            heads: HEADS,
+            head_dim,
+            query_bias: &bias,
+            value_bias: &bias,
+        };
+        group.bench_with_input(
+            BenchmarkId::new("packed", format!("{batch}x{len}")),
+            &(),
+            |b, _| b.iter(|| kernels::attention(&qkv, &lengths, &params).unwrap()),
+        );
         let q = random(&[batch, HEADS, len, head_dim]);
         let k = random(&[batch, HEADS, len, head_dim]);
         let v = random(&[batch, HEADS, len, head_dim]);
-        group.throughput(Throughput::Elements((batch * len) as u64));
         group.bench_with_input(
-            BenchmarkId::new("tokens", format!("{batch}x{len}")),
+            BenchmarkId::new("candle_matmul", format!("{batch}x{len}")),
             &(),
             |b, _| {
                 b.iter(|| {
@@ -54,6 +75,36 @@ fn attention(c: &mut Criterion) {
             },
         );
     }
+    group.finish();
+}
+
+/// The row-wise kernels after the FFN's first and second products, over a 1024-token batch.
+fn row_kernels(c: &mut Criterion) {
+    let rows = 1024;
+    let mut group = c.benchmark_group("rows");
+    let inner: Vec<f32> = random(&[rows * FFN]).to_vec1().expect("values");
+    let bias = vec![0.1f32; FFN];
+    group.throughput(Throughput::Elements((rows * FFN) as u64));
+    group.bench_function("bias_gelu_1024x1536", |b| {
+        b.iter(|| kernels::bias_gelu(&inner, &bias))
+    });
+    let candle_inner = random(&[rows, FFN]);
+    group.bench_function("candle_gelu_erf_1024x1536", |b| {
+        b.iter(|| candle_inner.gelu_erf().unwrap())
+    });
+    let x: Vec<f32> = random(&[rows * HIDDEN]).to_vec1().expect("values");
+    let residual = x.clone();
+    let ones = vec![1f32; HIDDEN];
+    let params = AddNormParams {
+        bias: &ones,
+        weight: &ones,
+        shift: &ones,
+        eps: 1e-12,
+    };
+    group.throughput(Throughput::Elements((rows * HIDDEN) as u64));
+    group.bench_function("add_norm_1024x384", |b| {
+        b.iter(|| kernels::add_norm(&x, &residual, &params))
+    });
     group.finish();
 }
 
@@ -75,5 +126,12 @@ fn batching(c: &mut Criterion) {
     });
 }
 
-criterion_group!(kernels, projections, attention, pooling, batching);
-criterion_main!(kernels);
+criterion_group!(
+    benches,
+    projections,
+    attention,
+    row_kernels,
+    pooling,
+    batching
+);
+criterion_main!(benches);

@@ -1,8 +1,10 @@
-//! `touchpoint bench`: end-to-end encoder throughput on real texts.
+//! `touchpoint bench`: throughput on real texts, of the encoder alone and of `enrich` end to end.
 //!
 //! For each workload (a CSV with a text column) it reads the texts through `ingest`, loads the model, embeds the
 //! texts the way `enrich` does (sorted by length, batched by token budget) and reports texts/s, real tokens/s
 //! (padding not counted), the padding share, the model load time and the process's peak resident memory.
+//! `run_enrich` then writes the same texts to a CSV and runs the whole `enrich` pipeline over it, reporting the
+//! time of every stage (`pipeline::timings`) and the peak memory of that run alone.
 
 use std::path::{Path, PathBuf};
 use std::time::Instant;
@@ -10,10 +12,11 @@ use std::time::Instant;
 use arrow_array::{Array, StringArray};
 use serde::Serialize;
 
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::ingest::{ColumnMapping, IngestOptions, Interactions};
-use crate::model::encoder::padding;
 use crate::model::{store, Encoder, Precision};
+use crate::pipeline::runner::{self, EnrichOptions};
+use crate::pipeline::timings::{Stage, StageTimings};
 use crate::schema;
 
 /// One benchmark workload.
@@ -86,7 +89,10 @@ pub fn run(
         let tokens = encoder.tokenize(&refs, &prefix)?;
         std::hint::black_box(encoder.embed_tokens(&tokens, token_budget)?);
         let seconds = started.elapsed().as_secs_f64().max(1e-9);
-        let (real, padded) = padding(&tokens, token_budget);
+        // Windows are packed (see `Encoder::forward_windows`): the model computes no padding at all. The
+        // field stays so that figures remain comparable with earlier, padded runs.
+        let real: u64 = tokens.iter().map(|t| t.model_tokens() as u64).sum();
+        let padded = real;
         results.push(BenchResult {
             workload: workload.name.clone(),
             model: encoder.location().id.clone(),
@@ -108,6 +114,109 @@ pub fn run(
         });
     }
     Ok(results)
+}
+
+/// One `enrich` run over a workload's texts.
+#[derive(Debug, Clone, Serialize)]
+pub struct EnrichBenchResult {
+    pub workload: String,
+    pub model: String,
+    pub precision: String,
+    pub threads: usize,
+    pub rows: u64,
+    pub seconds: f64,
+    pub rows_per_second: f64,
+    /// Seconds per stage; `load` includes the zero-shot anchors.
+    pub stages: StageTimings,
+    /// Peak resident memory of this run (the peak is reset before it where the kernel allows).
+    pub peak_rss_mb: f64,
+}
+
+/// Runs `enrich` with `pipeline` over each workload's texts (written to a temporary CSV with an `id` column)
+/// and times its stages. `model` overrides the pipeline's encoder when given.
+pub fn run_enrich(
+    workloads: &[Workload],
+    pipeline: &Path,
+    model: Option<String>,
+    precision: Precision,
+    token_budget: usize,
+    offline: bool,
+) -> Result<Vec<EnrichBenchResult>> {
+    let scratch = std::env::temp_dir().join(format!("touchpoint-bench-{}", std::process::id()));
+    let mut results = Vec::new();
+    for workload in workloads {
+        let texts = read_texts(&workload.file, workload.limit)?;
+        std::fs::create_dir_all(&scratch).at(&scratch)?;
+        let input = scratch.join(format!("{}.csv", workload.name));
+        let mut writer = csv::Writer::from_path(&input)
+            .map_err(|e| Error::Usage(format!("{}: {e}", input.display())))?;
+        let csv_error = |e: csv::Error| Error::Usage(format!("{}: {e}", input.display()));
+        writer.write_record(["id", "text"]).map_err(csv_error)?;
+        for (i, text) in texts.iter().enumerate() {
+            writer
+                .write_record([format!("{}-{i}", workload.name).as_str(), text])
+                .map_err(csv_error)?;
+        }
+        writer.flush().at(&input)?;
+        drop(writer);
+
+        let mut options = EnrichOptions::new(
+            vec![input.display().to_string()],
+            pipeline.to_path_buf(),
+            scratch.join(format!("{}-out", workload.name)),
+        );
+        options.model = model.clone();
+        options.precision = precision;
+        options.token_budget = token_budget;
+        options.offline = offline;
+        reset_peak_rss();
+        let summary = runner::enrich(&options);
+        let peak = peak_rss_mb().unwrap_or(f64::NAN);
+        let _ = std::fs::remove_dir_all(&scratch);
+        let summary = summary?;
+        let seconds = summary.elapsed.as_secs_f64().max(1e-9);
+        results.push(EnrichBenchResult {
+            workload: workload.name.clone(),
+            model: summary.model.clone(),
+            precision: format!("{precision:?}").to_lowercase(),
+            threads: rayon::current_num_threads(),
+            rows: summary.rows_written,
+            seconds,
+            rows_per_second: summary.rows_written as f64 / seconds,
+            stages: summary.timings,
+            peak_rss_mb: peak,
+        });
+    }
+    Ok(results)
+}
+
+/// Resets the kernel's record of this process's peak resident memory (Linux: `clear_refs` 5), so that the next
+/// reading of `peak_rss_mb` covers only what follows. Where that is not possible the peak stays cumulative.
+fn reset_peak_rss() {
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+}
+
+/// The `enrich` results as an aligned table: rows/s, then seconds per stage.
+pub fn enrich_table(results: &[EnrichBenchResult]) -> String {
+    let mut out = format!(
+        "{:<8} {:>6} {:>8} {:>8}",
+        "workload", "rows", "total s", "rows/s"
+    );
+    for stage in Stage::ALL {
+        out.push_str(&format!(" {:>8}", stage.name()));
+    }
+    out.push_str(&format!(" {:>8}\n", "peak MB"));
+    for r in results {
+        out.push_str(&format!(
+            "{:<8} {:>6} {:>8.2} {:>8.1}",
+            r.workload, r.rows, r.seconds, r.rows_per_second
+        ));
+        for stage in Stage::ALL {
+            out.push_str(&format!(" {:>8.2}", r.stages.seconds(stage)));
+        }
+        out.push_str(&format!(" {:>8.0}\n", r.peak_rss_mb));
+    }
+    out
 }
 
 /// Peak resident set size of this process (Linux `VmHWM`), in MB.

@@ -313,9 +313,15 @@ struct BenchArgs {
     /// Texts per workload (default: 2000 short, 500 long, as the Python peers' harness).
     #[arg(long)]
     limit: Option<usize>,
-    /// Print JSON lines instead of a table.
+    /// Print JSON lines instead of tables.
     #[arg(long)]
     json: bool,
+    /// The pipeline the end-to-end `enrich` runs use.
+    #[arg(long, default_value = "pipelines/default.toml")]
+    pipeline: PathBuf,
+    /// Time the encoder alone, without the end-to-end `enrich` runs.
+    #[arg(long)]
+    encoder_only: bool,
     #[command(flatten)]
     model: ModelOptions,
 }
@@ -579,15 +585,39 @@ fn bench_command(args: BenchArgs) -> Result<()> {
         args.model.token_budget.max(1),
         args.model.offline,
     )?;
+    let enrich_results = if args.encoder_only {
+        Vec::new()
+    } else {
+        bench::run_enrich(
+            &workloads,
+            &args.pipeline,
+            args.model.model.clone(),
+            precision(&args.model),
+            args.model.token_budget.max(1),
+            args.model.offline,
+        )?
+    };
     if args.json {
+        // One object per line, tagged with what was measured.
+        let line = |kind: &str, value: serde_json::Result<serde_json::Value>| -> Result<()> {
+            let mut value = value.map_err(|e| Error::Usage(e.to_string()))?;
+            value["kind"] = kind.into();
+            println!("{value}");
+            Ok(())
+        };
         for r in &results {
-            println!(
-                "{}",
-                serde_json::to_string(r).map_err(|e| Error::Usage(e.to_string()))?
-            );
+            line("encoder", serde_json::to_value(r))?;
+        }
+        for r in &enrich_results {
+            line("enrich", serde_json::to_value(r))?;
         }
     } else {
+        println!("encoder alone:");
         print!("{}", bench::table(&results));
+        if !enrich_results.is_empty() {
+            println!("\nenrich end to end (seconds per stage):");
+            print!("{}", bench::enrich_table(&enrich_results));
+        }
     }
     Ok(())
 }

@@ -376,3 +376,66 @@ fn personal_data_in_chat_turns_is_redacted_too() {
         Some("change_details")
     );
 }
+
+#[test]
+fn bench_reports_the_encoder_and_every_enrich_stage_as_json() {
+    let dir = tempfile::tempdir().unwrap();
+    let short = dir.path().join("intent/banking77");
+    let long = dir.path().join("sentiment/multiemo/nl");
+    std::fs::create_dir_all(&short).unwrap();
+    std::fs::create_dir_all(&long).unwrap();
+    std::fs::write(
+        short.join("train.csv"),
+        "text,label\nWhere is my new card?,card_arrival\nMy top-up failed twice,top_up_failed\n\
+         Can I change my PIN at an ATM?,change_pin\n",
+    )
+    .unwrap();
+    std::fs::write(
+        long.join("dev.csv"),
+        "text,label\n\"De monteur kwam te laat, maar de nieuwe meter werkt prima en de uitleg was duidelijk.\",\
+         z_plus_m\n\"Ik wacht al drie weken op mijn eindafrekening en niemand belt terug.\",z_minus_m\n",
+    )
+    .unwrap();
+    let output = touchpoint_ok(&[
+        "-q",
+        "bench",
+        "--data",
+        dir.path().to_str().unwrap(),
+        "--limit",
+        "2",
+        "--json",
+    ]);
+    let lines: Vec<serde_json::Value> = String::from_utf8_lossy(&output.stdout)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object per line"))
+        .collect();
+    let kinds: Vec<(&str, &str)> = lines
+        .iter()
+        .map(|l| (l["kind"].as_str().unwrap(), l["workload"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        kinds,
+        [
+            ("encoder", "short"),
+            ("encoder", "long"),
+            ("enrich", "short"),
+            ("enrich", "long")
+        ]
+    );
+    for line in &lines[..2] {
+        assert_eq!(line["texts"], 2);
+        assert!(line["texts_per_second"].as_f64().unwrap() > 0.0);
+        assert!(line["peak_rss_mb"].as_f64().unwrap() > 50.0);
+    }
+    for line in &lines[2..] {
+        assert_eq!(line["rows"], 2);
+        let stages = line["stages"].as_object().unwrap();
+        for stage in [
+            "load", "read", "prepare", "tokenise", "encode", "heads", "link", "write",
+        ] {
+            assert!(stages[stage].as_f64().unwrap() >= 0.0, "{stage}: {line}");
+        }
+        assert!(stages["encode"].as_f64().unwrap() > 0.0);
+        assert!(stages["load"].as_f64().unwrap() > 0.0);
+    }
+}

@@ -160,7 +160,7 @@ fn append<'a>(
             // Drop a torn tail so that new records stay aligned.
             let record = KEY_BYTES + dim * 4;
             let body = bytes.len() - expected.len();
-            if body % record != 0 {
+            if !body.is_multiple_of(record) {
                 let keep = expected.len() + body / record * record;
                 let file = OpenOptions::new().write(true).open(path).at(path)?;
                 file.set_len(keep as u64).at(path)?;

@@ -12,6 +12,8 @@ use std::sync::Arc;
 
 use candle_core::quantized::{QMatMul, QTensor};
 use candle_core::{DType, Device, Module, Tensor, D};
+
+use super::kernels::{AddNorm, AddNormParams, Attention, AttentionParams, BiasGelu};
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -41,7 +43,9 @@ impl BertConfig {
     }
 
     pub fn validate(&self) -> Result<()> {
-        if self.num_attention_heads == 0 || self.hidden_size % self.num_attention_heads != 0 {
+        if self.num_attention_heads == 0
+            || !self.hidden_size.is_multiple_of(self.num_attention_heads)
+        {
             return Err(Error::model(format!(
                 "hidden size {} is not divisible by {} attention heads",
                 self.hidden_size, self.num_attention_heads
@@ -222,73 +226,84 @@ impl Weights {
         }
     }
 
-    fn linear(
-        &self,
-        prefix: &str,
-        out_dim: usize,
-        in_dim: usize,
-        precision: Precision,
-    ) -> Result<Linear> {
-        Ok(Linear {
-            weight: self.matrix(&format!("{prefix}.weight"), &[out_dim, in_dim], precision)?,
-            bias: self.dense(&format!("{prefix}.bias"), &[out_dim])?,
-        })
+    /// The query, key and value projections as one `[3 * hidden, hidden]` matrix, so that a single product
+    /// computes all three. 4-bit blocks are joined without loss: each row's blocks are independent, and
+    /// re-quantizing dequantized Q4_0 values gives back the same scales and codes.
+    fn fused_qkv(&self, prefix: &str, hidden: usize, precision: Precision) -> Result<QMatMul> {
+        let names = ["query", "key", "value"].map(|n| format!("{prefix}.{n}.weight"));
+        let quantized = names
+            .iter()
+            .map(|n| match self.get(n) {
+                Ok(Weight::Quantized(q)) if precision == Precision::Quantized => {
+                    Ok(Some(q.dtype()))
+                }
+                Ok(_) => Ok(None),
+                Err(e) => Err(e),
+            })
+            .collect::<Result<Vec<_>>>()?;
+        let parts = names
+            .iter()
+            .map(|n| self.dense(n, &[hidden, hidden]))
+            .collect::<Result<Vec<_>>>()?;
+        let joined = Tensor::cat(&parts, 0)?;
+        match quantized.as_slice() {
+            [Some(a), Some(b), Some(c)] if a == b && b == c => Ok(QMatMul::from_arc(Arc::new(
+                QTensor::quantize(&joined, *a)?,
+            ))?),
+            _ => Ok(QMatMul::Tensor(joined)),
+        }
     }
 
-    fn layer_norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<LayerNorm> {
-        Ok(LayerNorm {
-            weight: self.dense(&format!("{prefix}.weight"), &[dim])?,
-            bias: self.dense(&format!("{prefix}.bias"), &[dim])?,
+    fn vector(&self, name: &str, len: usize) -> Result<Vec<f32>> {
+        Ok(self.dense(name, &[len])?.to_vec1::<f32>()?)
+    }
+
+    fn norm(&self, prefix: &str, dim: usize, eps: f64) -> Result<Norm> {
+        Ok(Norm {
+            weight: self.vector(&format!("{prefix}.weight"), dim)?,
+            shift: self.vector(&format!("{prefix}.bias"), dim)?,
             eps: eps as f32,
         })
     }
 }
 
-/// `y = x W^T + b` over the last dimension, dense or 4-bit.
+/// Layer-norm parameters, applied by the fused `add_norm` kernel together with the preceding bias and residual.
 #[derive(Debug)]
-struct Linear {
-    weight: QMatMul,
-    bias: Tensor,
-}
-
-impl Linear {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        // Flatten to 2-D so the product is one large matrix multiplication, not a batched one.
-        let (b, l, d) = x.dims3()?;
-        let y = self.weight.forward(&x.reshape((b * l, d))?)?;
-        let y = y.broadcast_add(&self.bias)?;
-        Ok(y.reshape((b, l, ()))?)
-    }
-}
-
-#[derive(Debug)]
-struct LayerNorm {
-    weight: Tensor,
-    bias: Tensor,
+struct Norm {
+    weight: Vec<f32>,
+    shift: Vec<f32>,
     eps: f32,
 }
 
-impl LayerNorm {
-    fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(candle_nn::ops::layer_norm(
-            x,
-            &self.weight,
-            &self.bias,
-            self.eps,
-        )?)
+impl Norm {
+    /// `layer_norm(x + bias + residual)`.
+    fn add_norm(&self, x: &Tensor, bias: &[f32], residual: &Tensor) -> Result<Tensor> {
+        let op = AddNorm(AddNormParams {
+            bias,
+            weight: &self.weight,
+            shift: &self.shift,
+            eps: self.eps,
+        });
+        Ok(x.contiguous()?
+            .apply_op2_no_bwd(&residual.contiguous()?, &op)?)
     }
 }
 
+/// One transformer layer. Matrices multiply without their bias; each bias is added by the kernel that follows.
 #[derive(Debug)]
 struct Layer {
-    query: Linear,
-    key: Linear,
-    value: Linear,
-    attention_out: Linear,
-    attention_norm: LayerNorm,
-    intermediate: Linear,
-    output: Linear,
-    output_norm: LayerNorm,
+    /// Query, key and value projections side by side.
+    qkv: QMatMul,
+    query_bias: Vec<f32>,
+    value_bias: Vec<f32>,
+    attention_out: QMatMul,
+    attention_out_bias: Vec<f32>,
+    attention_norm: Norm,
+    intermediate: QMatMul,
+    intermediate_bias: Vec<f32>,
+    output: QMatMul,
+    output_bias: Vec<f32>,
+    output_norm: Norm,
 }
 
 /// A loaded encoder.
@@ -298,7 +313,7 @@ pub struct BertModel {
     word_embeddings: QMatMul,
     position_embeddings: Tensor,
     token_type_embedding: Tensor,
-    embedding_norm: LayerNorm,
+    embedding_norm: candle_nn::LayerNorm,
     layers: Vec<Layer>,
     device: Device,
 }
@@ -331,33 +346,44 @@ impl BertModel {
                 &[config.type_vocab_size, h],
             )?
             .get(0)?;
-        let embedding_norm = weights.layer_norm("embeddings.LayerNorm", h, eps)?;
+        let embedding_norm = candle_nn::LayerNorm::new(
+            weights.dense("embeddings.LayerNorm.weight", &[h])?,
+            weights.dense("embeddings.LayerNorm.bias", &[h])?,
+            eps,
+        );
         let layers = (0..config.num_hidden_layers)
             .map(|i| {
                 let p = format!("encoder.layer.{i}");
                 Ok(Layer {
-                    query: weights.linear(&format!("{p}.attention.self.query"), h, h, precision)?,
-                    key: weights.linear(&format!("{p}.attention.self.key"), h, h, precision)?,
-                    value: weights.linear(&format!("{p}.attention.self.value"), h, h, precision)?,
-                    attention_out: weights.linear(
-                        &format!("{p}.attention.output.dense"),
-                        h,
-                        h,
+                    qkv: weights.fused_qkv(&format!("{p}.attention.self"), h, precision)?,
+                    query_bias: weights.vector(&format!("{p}.attention.self.query.bias"), h)?,
+                    value_bias: weights.vector(&format!("{p}.attention.self.value.bias"), h)?,
+                    attention_out: weights.matrix(
+                        &format!("{p}.attention.output.dense.weight"),
+                        &[h, h],
                         precision,
                     )?,
-                    attention_norm: weights.layer_norm(
+                    attention_out_bias: weights
+                        .vector(&format!("{p}.attention.output.dense.bias"), h)?,
+                    attention_norm: weights.norm(
                         &format!("{p}.attention.output.LayerNorm"),
                         h,
                         eps,
                     )?,
-                    intermediate: weights.linear(
-                        &format!("{p}.intermediate.dense"),
-                        ff,
-                        h,
+                    intermediate: weights.matrix(
+                        &format!("{p}.intermediate.dense.weight"),
+                        &[ff, h],
                         precision,
                     )?,
-                    output: weights.linear(&format!("{p}.output.dense"), h, ff, precision)?,
-                    output_norm: weights.layer_norm(&format!("{p}.output.LayerNorm"), h, eps)?,
+                    intermediate_bias: weights
+                        .vector(&format!("{p}.intermediate.dense.bias"), ff)?,
+                    output: weights.matrix(
+                        &format!("{p}.output.dense.weight"),
+                        &[h, ff],
+                        precision,
+                    )?,
+                    output_bias: weights.vector(&format!("{p}.output.dense.bias"), h)?,
+                    output_norm: weights.norm(&format!("{p}.output.LayerNorm"), h, eps)?,
                 })
             })
             .collect::<Result<Vec<_>>>()?;
@@ -381,54 +407,123 @@ impl BertModel {
     }
 
     /// Hidden states `[batch, len, hidden]` for token ids `[batch, len]` (u32) and a mask `[batch, len]` (f32,
-    /// 1 for real tokens, 0 for padding). Padding never influences real tokens: it is masked out of attention.
+    /// 1 for real tokens, 0 for padding; each row ones then zeros). Padding is never computed: the real tokens
+    /// run through `forward_packed` and padding positions come back as zeros.
     pub fn forward(&self, ids: &Tensor, mask: &Tensor) -> Result<Tensor> {
         let (batch, len) = ids.dims2()?;
-        if len > self.config.max_tokens() {
+        let ids = ids.to_vec2::<u32>()?;
+        let mask = mask.to_vec2::<f32>()?;
+        let mut flat = Vec::with_capacity(batch * len);
+        let mut lengths = Vec::with_capacity(batch);
+        for (row, row_mask) in ids.iter().zip(&mask) {
+            let real = row_mask.iter().take_while(|&&m| m != 0.0).count();
+            if row_mask[real..].iter().any(|&m| m != 0.0) {
+                return Err(Error::model(
+                    "attention mask must be ones followed by zeros (right padding)",
+                ));
+            }
+            flat.extend_from_slice(&row[..real]);
+            lengths.push(real);
+        }
+        let hidden = self.forward_packed(&flat, &lengths)?.to_vec2::<f32>()?;
+        let dim = self.config.hidden_size;
+        let mut padded = vec![0f32; batch * len * dim];
+        let mut rows = hidden.into_iter();
+        for (b, &real) in lengths.iter().enumerate() {
+            for (i, row) in rows.by_ref().take(real).enumerate() {
+                padded[(b * len + i) * dim..][..dim].copy_from_slice(&row);
+            }
+        }
+        Ok(Tensor::from_vec(padded, (batch, len, dim), &self.device)?)
+    }
+
+    /// Hidden states `[tokens, hidden]` of several texts packed one after the other: `ids` holds the tokens of
+    /// every text in turn and `lengths` their counts. Each text attends only to its own tokens, so no padding
+    /// is needed and none is computed.
+    pub fn forward_packed(&self, ids: &[u32], lengths: &[usize]) -> Result<Tensor> {
+        let tokens: usize = lengths.iter().sum();
+        let dim = self.config.hidden_size;
+        if tokens != ids.len() {
+            return Err(Error::model(format!(
+                "{} token ids for texts of {tokens} tokens in all",
+                ids.len()
+            )));
+        }
+        if let Some(&len) = lengths.iter().find(|&&l| l > self.config.max_tokens()) {
             return Err(Error::model(format!(
                 "input of {len} tokens exceeds the model's {} positions",
                 self.config.max_tokens()
             )));
         }
-        let positions = self
-            .position_embeddings
-            .narrow(0, self.config.position_offset, len)?;
+        if tokens == 0 {
+            return Ok(Tensor::zeros((0, dim), DType::F32, &self.device)?);
+        }
+        let offset = self.config.position_offset;
+        let positions: Vec<u32> = lengths
+            .iter()
+            .flat_map(|&len| (offset..offset + len).map(|p| p as u32))
+            .collect();
+        let positions = Tensor::from_vec(positions, tokens, &self.device)?;
+        let ids = Tensor::from_vec(ids.to_vec(), tokens, &self.device)?;
         let x = self
             .word_embeddings
-            .embedding(ids)?
-            .broadcast_add(&positions)?
+            .embedding(&ids)?
+            .add(&self.position_embeddings.index_select(&positions, 0)?)?
             .broadcast_add(&self.token_type_embedding)?;
         let mut x = self.embedding_norm.forward(&x)?;
 
-        // Additive attention bias: 0 for real keys, a large negative number for padding keys.
-        let bias = ((mask.ones_like()? - mask)? * -1e9f64)?.reshape((batch, 1, 1, len))?;
         let heads = self.config.num_attention_heads;
-        let head_dim = self.config.hidden_size / heads;
-        let scale = 1.0 / (head_dim as f64).sqrt();
-        let split = |t: Tensor| -> Result<Tensor> {
-            Ok(t.reshape((batch, len, heads, head_dim))?
-                .transpose(1, 2)?
-                .contiguous()?)
-        };
         for layer in &self.layers {
-            let q = split((layer.query.forward(&x)? * scale)?)?;
-            let k = split(layer.key.forward(&x)?)?;
-            let v = split(layer.value.forward(&x)?)?;
-            let scores = q.matmul(&k.t()?)?.broadcast_add(&bias)?;
-            let probs = candle_nn::ops::softmax_last_dim(&scores)?;
-            let context = probs.matmul(&v)?.transpose(1, 2)?.reshape((
-                batch,
-                len,
-                self.config.hidden_size,
-            ))?;
+            let qkv = layer.qkv.forward(&x)?;
+            let context = qkv.apply_op1_no_bwd(&Attention {
+                lengths,
+                params: AttentionParams {
+                    heads,
+                    head_dim: dim / heads,
+                    query_bias: &layer.query_bias,
+                    value_bias: &layer.value_bias,
+                },
+            })?;
             let attended = layer.attention_out.forward(&context)?;
-            x = layer.attention_norm.forward(&(attended + &x)?)?;
-            let inner = layer.intermediate.forward(&x)?.gelu_erf()?;
+            x = layer
+                .attention_norm
+                .add_norm(&attended, &layer.attention_out_bias, &x)?;
+            let inner = layer
+                .intermediate
+                .forward(&x)?
+                .contiguous()?
+                .apply_op1_no_bwd(&BiasGelu(&layer.intermediate_bias))?;
             let out = layer.output.forward(&inner)?;
-            x = layer.output_norm.forward(&(out + &x)?)?;
+            x = layer.output_norm.add_norm(&out, &layer.output_bias, &x)?;
         }
         Ok(x)
     }
+}
+
+/// Mean of packed hidden states `[tokens, hidden]` over each text's rows (`lengths`, as in `forward_packed`),
+/// L2-normalised: `[texts * hidden]`, row-major. A text of no tokens gets a zero vector.
+pub fn mean_pool_packed(hidden: &Tensor, lengths: &[usize]) -> Result<Vec<f32>> {
+    let (tokens, dim) = hidden.dims2()?;
+    if tokens != lengths.iter().sum::<usize>() {
+        return Err(Error::model(
+            "pooling: lengths do not match the hidden states",
+        ));
+    }
+    let values = hidden.flatten_all()?.to_vec1::<f32>()?;
+    let mut out = vec![0f32; lengths.len() * dim];
+    let mut start = 0;
+    for (pooled, &len) in out.chunks_exact_mut(dim).zip(lengths) {
+        for row in values[start * dim..(start + len) * dim].chunks_exact(dim) {
+            for (p, &v) in pooled.iter_mut().zip(row) {
+                *p += v;
+            }
+        }
+        start += len;
+        // The mean's scale cancels in the normalisation, so only the sum's norm matters.
+        let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+        pooled.iter_mut().for_each(|v| *v /= norm);
+    }
+    Ok(out)
 }
 
 /// Mean of the hidden states over real tokens only, then L2-normalised: `[batch, hidden]`.

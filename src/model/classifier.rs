@@ -12,7 +12,7 @@ use std::collections::BTreeMap;
 use std::path::Path;
 
 use candle_core::safetensors::MmapedSafetensors;
-use candle_core::{Device, IndexOp, Tensor, D};
+use candle_core::{Device, Tensor, D};
 use serde::Deserialize;
 
 use super::bert::Precision;
@@ -136,8 +136,18 @@ impl SequenceClassifier {
         let mut sums = vec![vec![0f32; k]; texts.len()];
         let mut weights = vec![0f32; texts.len()];
         self.encoder
-            .forward_windows(&tokens, token_budget, |windows, hidden, _mask| {
-                let first = hidden.i((.., 0, ..))?.contiguous()?;
+            .forward_windows(&tokens, token_budget, |windows, hidden| {
+                // Windows are packed: each one's first token sits where the previous ones end.
+                let starts: Vec<u32> = windows
+                    .iter()
+                    .scan(0u32, |at, &(_, length)| {
+                        let start = *at;
+                        *at += length as u32;
+                        Some(start)
+                    })
+                    .collect();
+                let starts = Tensor::from_vec(starts, windows.len(), hidden.device())?;
+                let first = hidden.index_select(&starts, 0)?;
                 let pooled = self.head.hidden.forward(&first)?.tanh()?;
                 let logits = self.head.out.forward(&pooled)?;
                 let probabilities =

@@ -9,12 +9,13 @@
 
 use std::ops::Range;
 use std::path::Path;
-use std::time::Instant;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
 
 use candle_core::{Device, Tensor};
 use tokenizers::Tokenizer;
 
-use super::bert::{mean_pool_normalized, BertConfig, BertModel, Precision, Weights};
+use super::bert::{mean_pool_packed, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
 use super::store::{ModelFormat, ModelLocation};
 use crate::error::{Error, IoContext, Result};
@@ -51,6 +52,16 @@ pub struct Encoder {
     location: ModelLocation,
     max_tokens: usize,
     load_time: std::time::Duration,
+    /// Nanoseconds spent tokenising and in the model since the last `take_work_time`.
+    tokenise_nanos: AtomicU64,
+    encode_nanos: AtomicU64,
+}
+
+/// Time an encoder spent on its two halves (see `Encoder::take_work_time`).
+#[derive(Debug, Clone, Copy, Default, PartialEq)]
+pub struct EncoderWork {
+    pub tokenise: Duration,
+    pub encode: Duration,
 }
 
 impl Encoder {
@@ -89,6 +100,8 @@ impl Encoder {
             location,
             max_tokens,
             load_time: started.elapsed(),
+            tokenise_nanos: AtomicU64::new(0),
+            encode_nanos: AtomicU64::new(0),
         })
     }
 
@@ -108,6 +121,21 @@ impl Encoder {
         self.load_time
     }
 
+    /// Time spent tokenising and encoding since the previous call (or the load), and resets both clocks, so
+    /// that a caller can attribute `embed`'s time to its two stages without a different `embed`.
+    pub fn take_work_time(&self) -> EncoderWork {
+        let take = |clock: &AtomicU64| Duration::from_nanos(clock.swap(0, Ordering::Relaxed));
+        EncoderWork {
+            tokenise: take(&self.tokenise_nanos),
+            encode: take(&self.encode_nanos),
+        }
+    }
+
+    fn clock(clock: &AtomicU64, started: Instant) {
+        let nanos = u64::try_from(started.elapsed().as_nanos()).unwrap_or(u64::MAX);
+        clock.fetch_add(nanos, Ordering::Relaxed);
+    }
+
     /// The prefix the model expects before a query-like text ("query: " for e5, empty otherwise).
     pub fn query_prefix(&self) -> &str {
         &self.location.query_prefix
@@ -115,12 +143,13 @@ impl Encoder {
 
     /// Token ids of `prefix + text` for each text, as windows that fit the model (see `chunk_windows`).
     pub fn tokenize(&self, texts: &[&str], prefix: &str) -> Result<Vec<Tokenized>> {
+        let started = Instant::now();
         let inputs: Vec<String> = texts.iter().map(|t| format!("{prefix}{t}")).collect();
         let encodings = self
             .tokenizer
             .encode_batch(inputs, true)
             .map_err(|e| Error::model(format!("tokenizer: {e}")))?;
-        Ok(encodings
+        let tokens = encodings
             .iter()
             .map(|e| {
                 // The prefix's tokens are those that end within it (offsets are bytes of `prefix + text`).
@@ -134,7 +163,9 @@ impl Encoder {
                     .count();
                 split_windows(e.get_ids(), special, prefix_tokens, self.max_tokens)
             })
-            .collect())
+            .collect();
+        Self::clock(&self.tokenise_nanos, started);
+        Ok(tokens)
     }
 
     /// Embeds `texts` with `prefix`; batches are filled up to `token_budget` padded tokens.
@@ -145,15 +176,17 @@ impl Encoder {
 
     /// Embeds already tokenised inputs (see `tokenize`).
     pub fn embed_tokens(&self, texts: &[Tokenized], token_budget: usize) -> Result<Embeddings> {
+        let started = Instant::now();
         let dim = self.dim();
         let mut sums = vec![0f32; texts.len() * dim];
-        self.forward_windows(texts, token_budget, |windows, hidden, mask| {
-            let pooled = mean_pool_normalized(hidden, mask)?.to_vec2::<f32>()?;
-            for (&(owner, length), vector) in windows.iter().zip(pooled) {
+        self.forward_windows(texts, token_budget, |windows, hidden| {
+            let lengths: Vec<usize> = windows.iter().map(|&(_, length)| length).collect();
+            let pooled = mean_pool_packed(hidden, &lengths)?;
+            for (&(owner, length), vector) in windows.iter().zip(pooled.chunks_exact(dim)) {
                 let weight = length as f32;
                 let sum = &mut sums[owner * dim..(owner + 1) * dim];
                 sum.iter_mut()
-                    .zip(&vector)
+                    .zip(vector)
                     .for_each(|(s, v)| *s += weight * v);
             }
             Ok(())
@@ -162,6 +195,7 @@ impl Encoder {
             let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
             sum.iter_mut().for_each(|v| *v /= norm);
         }
+        Self::clock(&self.encode_nanos, started);
         Ok(Embeddings {
             dim,
             vectors: sums,
@@ -170,64 +204,34 @@ impl Encoder {
         })
     }
 
-    /// Runs the model over every window of `texts`, batched by length under `token_budget`. `visit` gets each
-    /// batch's windows as (text index, window length) in row order, the final hidden states
-    /// `[rows, width, hidden]` and the attention mask `[rows, width]` (1 for real tokens).
+    /// Runs the model over every window of `texts`, batched by length under `token_budget`. Windows of a batch
+    /// are packed one after the other, so the model computes no padding. `visit` gets each batch's windows as
+    /// (text index, window length) in order, and their final hidden states packed the same way,
+    /// `[sum of lengths, hidden]`.
     pub fn forward_windows(
         &self,
         texts: &[Tokenized],
         token_budget: usize,
-        mut visit: impl FnMut(&[(usize, usize)], &Tensor, &Tensor) -> Result<()>,
+        mut visit: impl FnMut(&[(usize, usize)], &Tensor) -> Result<()>,
     ) -> Result<()> {
         let windows: Vec<(usize, &[u32])> = texts
             .iter()
             .enumerate()
             .flat_map(|(t, text)| text.windows.iter().map(move |w| (t, w.as_slice())))
             .collect();
-        let pad = self.model.config().pad_token_id as u32;
         for batch in length_batches(windows.iter().map(|(_, ids)| ids.len()), token_budget) {
-            let width = batch
-                .iter()
-                .map(|&i| windows[i].1.len())
-                .max()
-                .unwrap_or(0)
-                .max(1);
-            let mut ids = Vec::with_capacity(batch.len() * width);
-            let mut mask = Vec::with_capacity(batch.len() * width);
+            let mut ids = Vec::with_capacity(batch.iter().map(|&i| windows[i].1.len()).sum());
+            let mut rows = Vec::with_capacity(batch.len());
             for &i in &batch {
-                let row = windows[i].1;
-                ids.extend_from_slice(row);
-                ids.extend(std::iter::repeat_n(pad, width - row.len()));
-                mask.extend(std::iter::repeat_n(1f32, row.len()));
-                mask.extend(std::iter::repeat_n(0f32, width - row.len()));
+                ids.extend_from_slice(windows[i].1);
+                rows.push((windows[i].0, windows[i].1.len()));
             }
-            let device = self.model.device();
-            let ids = Tensor::from_vec(ids, (batch.len(), width), device)?;
-            let mask = Tensor::from_vec(mask, (batch.len(), width), device)?;
-            let hidden = self.model.forward(&ids, &mask)?;
-            let rows: Vec<(usize, usize)> = batch
-                .iter()
-                .map(|&i| (windows[i].0, windows[i].1.len()))
-                .collect();
-            visit(&rows, &hidden, &mask)?;
+            let lengths: Vec<usize> = rows.iter().map(|&(_, length)| length).collect();
+            let hidden = self.model.forward_packed(&ids, &lengths)?;
+            visit(&rows, &hidden)?;
         }
         Ok(())
     }
-}
-
-/// The tokens the model computes for `texts` batched under `token_budget`: real (every window's tokens) and
-/// padded (what the batches' rectangles hold), as `embed_tokens` batches them.
-pub fn padding(texts: &[Tokenized], token_budget: usize) -> (u64, u64) {
-    let lengths: Vec<usize> = texts
-        .iter()
-        .flat_map(|t| t.windows.iter().map(Vec::len))
-        .collect();
-    let real = lengths.iter().map(|&l| l as u64).sum();
-    let padded = length_batches(lengths.iter().copied(), token_budget)
-        .iter()
-        .map(|b| b.len() as u64 * b.iter().map(|&i| lengths[i] as u64).max().unwrap_or(0))
-        .sum();
-    (real, padded)
 }
 
 /// One text's token ids as the windows the model reads.

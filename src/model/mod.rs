@@ -1,14 +1,17 @@
 //! Encoders: where a model comes from (`store`), how its weights are read (`e5s1`, safetensors), the network
-//! itself (`bert`) and turning texts into sentence embeddings (`encoder`: tokenising, token-budget batching,
-//! pooling). Nothing here knows about contact reasons. The device is chosen in one place: `Encoder::load`.
+//! itself (`bert`, with the CPU `kernels` around its matrix products), turning texts into sentence embeddings
+//! (`encoder`: tokenising, long-text windows, token-budget batching, pooling) and Hugging Face sequence
+//! classifiers on the same network (`classifier`). Nothing here knows about contact reasons. The device is
+//! chosen in one place: `Encoder::load`.
 
 pub mod bert;
 pub mod classifier;
 pub mod e5s1;
 pub mod encoder;
+pub mod kernels;
 pub mod store;
 
 pub use bert::Precision;
 pub use classifier::SequenceClassifier;
-pub use encoder::{Embeddings, Encoder};
+pub use encoder::{Embeddings, Encoder, EncoderWork};
 pub use store::{ModelFormat, ModelLocation};

@@ -4,10 +4,11 @@
 //! phases and the contact reasons, each with names, descriptions and example utterances in several languages),
 //! the model choice, the classification thresholds and the default column mapping. This module owns the serde
 //! types, their validation (every problem reported with its line number) and the pipeline's content hash.
-//! The runner that streams data through the stages lives in `runner`.
+//! The runner that streams data through the stages lives in `runner`, its per-stage clock in `timings`.
 
 pub mod config;
 pub mod runner;
+pub mod timings;
 
 pub use config::{
     CalendarSection, ClassifySection, ContactReason, Diagnostic, EventActivity, InputSection,

@@ -30,6 +30,7 @@ use crate::journey::{self, JourneySummary, LinkRequest, SurveyScores};
 use crate::model::{store, Encoder, Precision, SequenceClassifier};
 use crate::normalize;
 use crate::output::{self, ParquetSink};
+use crate::pipeline::timings::{Stage, StageTimings};
 use crate::pipeline::{Pipeline, SentimentSource};
 use crate::schema;
 
@@ -110,6 +111,8 @@ pub struct EnrichSummary {
     pub model: String,
     /// What the journey pass did, when the pipeline defines journeys.
     pub journeys: Option<JourneySummary>,
+    /// Where the time went.
+    pub timings: StageTimings,
 }
 
 /// Runs the pipeline over the inputs and writes the enriched files into `options.out`.
@@ -230,8 +233,13 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         model: encoder.location().id.clone(),
         ..Default::default()
     };
-    for batch in inputs.batches {
+    // Everything so far (pipeline, model, zero-shot anchors, opening the inputs) is set-up.
+    summary.timings.add(Stage::Load, started.elapsed());
+    encoder.take_work_time();
+    let mut batches = inputs.batches;
+    while let Some(batch) = summary.timings.time(Stage::Read, || batches.next()) {
         let batch = batch?;
+        let write_started = Instant::now();
         if batch.rejects.num_rows() > 0 {
             if rejects.is_none() {
                 let schema = Arc::new(Schema::new(schema::reject_fields()));
@@ -246,11 +254,14 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
             }
             summary.rows_rejected += batch.rejects.num_rows() as u64;
         }
+        summary.timings.add(Stage::Write, write_started.elapsed());
         let rows = batch.interactions.num_rows();
         if rows > 0 {
-            let enriched = stages.enrich_batch(&batch.interactions)?;
+            let enriched = stages.enrich_batch(&batch.interactions, &mut summary.timings)?;
             count_reasons(&enriched, &mut summary.reasons);
-            sink.write(&enriched)?;
+            summary
+                .timings
+                .time(Stage::Write, || sink.write(&enriched))?;
             summary.rows_written += rows as u64;
         }
         progress.advance((rows + batch.rejects.num_rows()) as u64);
@@ -260,9 +271,12 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     drop(head);
     drop(encoder);
 
+    let write_started = Instant::now();
     let enriched = sink.finish()?;
+    summary.timings.add(Stage::Write, write_started.elapsed());
     let mut stale = Vec::new();
     let (mut staged, state) = if linking {
+        let link_started = Instant::now();
         let linked = journey::link_run(LinkRequest {
             pipeline: &pipeline,
             enriched: enriched.temp_path(),
@@ -275,6 +289,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
             batch_rows: options.batch_rows.max(1),
             partition_rows: options.partition_rows,
         })?;
+        summary.timings.add(Stage::Link, link_started.elapsed());
         summary.journeys = Some(linked.summary);
         let mut staged = vec![linked.interactions];
         staged.extend(linked.outputs);
@@ -289,7 +304,9 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     }
     // The state goes last: a crash before it leaves the previous state, which re-running the input repairs.
     staged.extend(state);
+    let write_started = Instant::now();
     summary.outputs = output::commit(staged, &stale)?;
+    summary.timings.add(Stage::Write, write_started.elapsed());
     summary.elapsed = started.elapsed();
     Ok(summary)
 }
@@ -420,7 +437,9 @@ struct Stages<'a> {
 
 impl Stages<'_> {
     /// Adds the enrichment columns to one ingested batch.
-    fn enrich_batch(&self, batch: &RecordBatch) -> Result<RecordBatch> {
+    /// Adds the enrichment columns to one ingested batch; the time of each stage goes to `timings`.
+    fn enrich_batch(&self, batch: &RecordBatch, timings: &mut StageTimings) -> Result<RecordBatch> {
+        let prepare_started = Instant::now();
         let Stages {
             ref out_schema,
             encoder,
@@ -440,8 +459,13 @@ impl Stages<'_> {
             .map(|i| normalize::clean_text(if texts.is_null(i) { "" } else { texts.value(i) }))
             .collect();
         let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
+        timings.add(Stage::Prepare, prepare_started.elapsed());
         let embeddings =
             encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
+        let work = encoder.take_work_time();
+        timings.add(Stage::Tokenise, work.tokenise);
+        timings.add(Stage::Encode, work.encode);
+        let heads_started = Instant::now();
         let reasons = head.classify(&embeddings, Some(&language))?;
         // Sentiment, like the contact reason, reads the original text and turns, before redaction.
         let sentiment_columns = match sentiment {
@@ -459,6 +483,17 @@ impl Stages<'_> {
             }
             None => Vec::new(),
         };
+        // Turns embedded for sentiment count as encoder time, the rest as heads.
+        let work = encoder.take_work_time();
+        timings.add(Stage::Tokenise, work.tokenise);
+        timings.add(Stage::Encode, work.encode);
+        timings.add(
+            Stage::Heads,
+            heads_started
+                .elapsed()
+                .saturating_sub(work.tokenise + work.encode),
+        );
+        let prepare_started = Instant::now();
         let mut columns: Vec<ArrayRef> = batch.columns().to_vec();
         // Classification above saw the original text; only what is written out is redacted.
         let redactions = if options.redact {
@@ -497,7 +532,9 @@ impl Stages<'_> {
         if let Some(counts) = redactions {
             columns.push(Arc::new(counts));
         }
-        Ok(RecordBatch::try_new(out_schema.clone(), columns)?)
+        let enriched = RecordBatch::try_new(out_schema.clone(), columns)?;
+        timings.add(Stage::Prepare, prepare_started.elapsed());
+        Ok(enriched)
     }
 }
 
