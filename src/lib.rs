@@ -8,6 +8,7 @@
 pub mod bench;
 pub mod classify;
 pub mod error;
+pub mod generate;
 pub mod ingest;
 pub mod model;
 pub mod normalize;
