@@ -9,6 +9,7 @@
 pub mod bench;
 pub mod classify;
 pub mod error;
+pub mod generate;
 pub mod ingest;
 pub mod journey;
 pub mod model;

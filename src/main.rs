@@ -62,6 +62,8 @@ enum Command {
     Split(SplitArgs),
     /// List the contact reasons and journeys an IT system touches, with their volumes in a previous run.
     Impact(ImpactArgs),
+    /// Write synthetic customer interactions (Parquet) for load tests: `--rows 1000000 --out FILE`.
+    Generate(GenerateArgs),
 }
 
 #[derive(Args)]
@@ -174,6 +176,28 @@ struct EvalArgs {
     no_cache: bool,
     #[command(flatten)]
     model: ModelOptions,
+}
+
+#[derive(Args)]
+struct GenerateArgs {
+    /// Interactions to write.
+    #[arg(long)]
+    rows: u64,
+    /// The Parquet file to write.
+    #[arg(long)]
+    out: PathBuf,
+    /// The pipeline whose example utterances the texts are drawn from.
+    #[arg(long, short, default_value = "pipelines/default.toml")]
+    pipeline: PathBuf,
+    /// Random seed: the same seed, rows and pipeline give the same file.
+    #[arg(long, default_value_t = 42)]
+    seed: u64,
+    /// Distinct customers (default: one per four interactions).
+    #[arg(long)]
+    customers: Option<u64>,
+    /// Days the timestamps cover, starting 2026-01-05.
+    #[arg(long, default_value_t = 30)]
+    days: u32,
 }
 
 #[derive(Args)]
@@ -427,6 +451,7 @@ fn run(cli: Cli) -> Result<()> {
         Command::Train(args) => train_command(args),
         Command::Eval(args) => eval_command(args),
         Command::Split(args) => split_command(args),
+        Command::Generate(args) => generate_command(args),
     }
 }
 
@@ -712,6 +737,22 @@ fn eval_command(args: EvalArgs) -> Result<()> {
             print!("{}", categories.to_text());
         }
     }
+    Ok(())
+}
+
+fn generate_command(args: GenerateArgs) -> Result<()> {
+    let pipeline = Pipeline::load(&args.pipeline)?;
+    let mut options = touchpoint::generate::GenerateOptions::new(args.rows);
+    options.seed = args.seed;
+    options.customers = args.customers;
+    options.days = args.days;
+    let started = std::time::Instant::now();
+    let rows = touchpoint::generate::generate(&pipeline, &options, &args.out)?;
+    log::info!(
+        "{rows} interactions written to {} in {:.1}s",
+        args.out.display(),
+        started.elapsed().as_secs_f64()
+    );
     Ok(())
 }
 
