@@ -91,15 +91,7 @@ impl ParquetSink {
         schema: SchemaRef,
         metadata: Vec<(String, String)>,
     ) -> Result<ParquetSink> {
-        let folder = parent_folder(final_path);
-        fs::create_dir_all(folder).at(folder)?;
-        let temp = TempFile::new(temp_path_for(final_path)?);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(temp.path())
-            .at(temp.path())?;
+        let (temp, file) = create_temp_for(final_path)?;
         let properties = writer_properties(&schema, metadata)?;
         let writer = ArrowWriter::try_new(file, schema.clone(), Some(properties))
             .map_err(|e| with_path(final_path, e))?;
@@ -189,6 +181,21 @@ pub(super) fn temp_path_for(final_path: &Path) -> Result<PathBuf> {
         std::process::id()
     );
     Ok(parent_folder(final_path).join(temp_name))
+}
+
+/// Creates the folder of `final_path` and a fresh temporary file for it (`temp_path_for`), opened for
+/// writing; the file is removed on drop unless committed.
+pub(super) fn create_temp_for(final_path: &Path) -> Result<(TempFile, File)> {
+    let folder = parent_folder(final_path);
+    fs::create_dir_all(folder).at(folder)?;
+    let temp = TempFile::new(temp_path_for(final_path)?);
+    let file = OpenOptions::new()
+        .write(true)
+        .create(true)
+        .truncate(true)
+        .open(temp.path())
+        .at(temp.path())?;
+    Ok((temp, file))
 }
 
 /// Attaches the file a Parquet or Arrow failure happened in, so the report names it.

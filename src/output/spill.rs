@@ -2,7 +2,7 @@
 //! (journey linking spills interactions partitioned by customer). Written fast (snappy), read back once, and
 //! removed when dropped, committed or not.
 
-use std::fs::{File, OpenOptions};
+use std::fs::File;
 use std::path::Path;
 
 use arrow_array::RecordBatch;
@@ -11,10 +11,10 @@ use parquet::arrow::ArrowWriter;
 use parquet::basic::Compression;
 use parquet::file::properties::WriterProperties;
 
-use super::commit::{parent_folder, TempFile};
-use super::parquet::{temp_path_for, with_path};
+use super::commit::TempFile;
+use super::parquet::{create_temp_for, with_path};
 use super::read::ParquetBatches;
-use crate::error::{IoContext, Result};
+use crate::error::Result;
 
 /// A spill file being written.
 pub struct Spill {
@@ -27,15 +27,7 @@ pub struct Spill {
 impl Spill {
     /// Opens a hidden temporary file beside `near` (a path in the folder to spill into).
     pub fn create(near: &Path, schema: SchemaRef) -> Result<Spill> {
-        let folder = parent_folder(near);
-        std::fs::create_dir_all(folder).at(folder)?;
-        let temp = TempFile::new(temp_path_for(near)?);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(temp.path())
-            .at(temp.path())?;
+        let (temp, file) = create_temp_for(near)?;
         // Snappy: the data is read back once, moments later; speed matters more than size.
         let properties = WriterProperties::builder()
             .set_compression(Compression::SNAPPY)

@@ -1,12 +1,12 @@
 //! `StagedWriter`: a buffered file written beside its final path and staged for `commit`, for outputs that are
 //! not Parquet (CSV, XES, JSON Lines state).
 
-use std::fs::{self, File, OpenOptions};
+use std::fs::File;
 use std::io::{BufWriter, Write};
 use std::path::{Path, PathBuf};
 
-use super::commit::{parent_folder, StagedFile, TempFile};
-use super::parquet::temp_path_for;
+use super::commit::{StagedFile, TempFile};
+use super::parquet::create_temp_for;
 use crate::error::{IoContext, Result};
 
 /// Writes go to a hidden temporary file; `finish` flushes and fsyncs it and hands it over for `commit`.
@@ -21,15 +21,7 @@ pub struct StagedWriter {
 impl StagedWriter {
     /// Opens a temporary file for `final_path`, creating its folder if needed.
     pub fn create(final_path: &Path) -> Result<StagedWriter> {
-        let folder = parent_folder(final_path);
-        fs::create_dir_all(folder).at(folder)?;
-        let temp = TempFile::new(temp_path_for(final_path)?);
-        let file = OpenOptions::new()
-            .write(true)
-            .create(true)
-            .truncate(true)
-            .open(temp.path())
-            .at(temp.path())?;
+        let (temp, file) = create_temp_for(final_path)?;
         Ok(StagedWriter {
             file: BufWriter::with_capacity(1 << 20, file),
             temp,
