@@ -80,9 +80,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
         Classifier::Head(dir) => {
             let head = LinearHead::load(dir)?;
             let meta = head.meta();
-            let location =
-                store::resolve(&meta.model.id, request.offline, &mut |m| log::info!("{m}"))?;
-            head.ensure_model(&location, dir)?;
+            let location = head.encoder_location(dir, request.offline)?;
             let encoder = Encoder::load(location, request.precision, Some(meta.model.max_tokens))?;
             let embeddings = cache::embed_cached(
                 &encoder,

@@ -29,11 +29,29 @@ pub const HEAD_FORMAT: u32 = 1;
 /// The encoder a head was trained on; its embeddings are the head's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct HeadModel {
+    /// The base model, as `store::resolve` takes it.
     pub id: String,
+    /// The encoder's identity: the base model's sha256, or for a fine-tuned encoder `store::tuned_identity`.
     pub sha256: String,
     pub query_prefix: String,
     pub max_tokens: usize,
+    /// Present when the encoder was fine-tuned with the head (`touchpoint train --fine-tune`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tuned: Option<TunedEncoder>,
 }
+
+/// A fine-tuned encoder stored with its head: the tensors training changed, laid over the base model.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TunedEncoder {
+    /// The safetensors file, relative to the head's folder.
+    pub file: String,
+    pub sha256: String,
+    pub base_sha256: String,
+    pub fine_tuning: crate::classify::fine_tune::FineTuneReport,
+}
+
+/// The file a fine-tuned encoder is written to, in the head's folder.
+pub const TUNED_ENCODER_FILE: &str = "encoder.safetensors";
 
 /// Where the training data came from and how the head was trained.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -242,6 +260,34 @@ impl LinearHead {
             .collect())
     }
 
+    /// The encoder this head reads, with its fine-tuned tensors when it has them, checked against the head
+    /// (`dir` is the head's folder). Base models are resolved as `store::resolve` does.
+    pub fn encoder_location(
+        &self,
+        dir: &Path,
+        offline: bool,
+    ) -> Result<crate::model::ModelLocation> {
+        let model = &self.meta.model;
+        let base = crate::model::store::resolve(&model.id, offline, &mut |m| log::info!("{m}"))?;
+        let location = match &model.tuned {
+            None => base,
+            Some(tuned) => {
+                if base.sha256 != tuned.base_sha256 {
+                    return Err(Error::model(format!(
+                        "{}: the encoder was fine-tuned from {} with sha256 {}, but that now resolves to sha256 {}",
+                        dir.display(),
+                        model.id,
+                        tuned.base_sha256,
+                        base.sha256
+                    )));
+                }
+                base.with_tuned(&dir.join(&tuned.file))?
+            }
+        };
+        self.ensure_model(&location, dir)?;
+        Ok(location)
+    }
+
     /// A head is only run on the model it was trained on: its embeddings are the head's input.
     pub fn ensure_model(&self, location: &crate::model::ModelLocation, dir: &Path) -> Result<()> {
         let trained = &self.meta.model;
@@ -360,7 +406,7 @@ pub fn argmax(values: &[f32]) -> (usize, f32) {
         })
 }
 
-fn temporary(path: &Path) -> PathBuf {
+pub(crate) fn temporary(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{}.tmp", std::process::id()));
     PathBuf::from(name)

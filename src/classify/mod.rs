@@ -9,6 +9,7 @@
 
 pub mod cache;
 pub mod evaluate;
+pub mod fine_tune;
 pub mod labelled;
 pub mod linear;
 pub mod metrics;

@@ -67,16 +67,20 @@ impl ReasonClassifier {
     }
 
     /// The contact-reason columns for a batch of embeddings; `languages` (detected per row) selects the
-    /// pipeline's per-language zero-shot thresholds.
+    /// pipeline's per-language zero-shot thresholds. `head_embeddings` are the same texts embedded by a head's
+    /// fine-tuned encoder, when it has one; the head reads those and zero-shot reads `embeddings`.
     pub fn classify(
         &self,
         embeddings: &Embeddings,
+        head_embeddings: Option<&Embeddings>,
         languages: Option<&StringArray>,
     ) -> Result<ReasonColumns> {
         let mut decisions = self.zero_shot.decide(embeddings, languages);
         if let Some(trained) = &self.head {
             let top_k = self.zero_shot.top_k();
-            let predictions = trained.head.predict_with_probabilities(embeddings)?;
+            let predictions = trained
+                .head
+                .predict_with_probabilities(head_embeddings.unwrap_or(embeddings))?;
             for (decision, (prediction, probabilities)) in decisions.iter_mut().zip(predictions) {
                 let Some(label) = prediction.answer else {
                     continue;

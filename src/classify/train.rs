@@ -23,14 +23,15 @@ use candle_core::{DType, Device, Module, Tensor, Var};
 use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW};
 
 use super::cache;
+use super::fine_tune::{fine_tune, FineTuneOptions};
 use super::labelled::{LabelledColumns, LabelledData};
 use super::linear::{
-    argmax, softmax, HeadMeta, HeadModel, LinearHead, TrainingProvenance, ValidationFigures,
-    HEAD_FORMAT,
+    argmax, softmax, temporary, HeadMeta, HeadModel, LinearHead, TrainingProvenance, TunedEncoder,
+    ValidationFigures, HEAD_FORMAT, TUNED_ENCODER_FILE,
 };
 use super::metrics::Report;
 use super::split::{stratified_split, SplitMix64};
-use crate::error::{Error, Result};
+use crate::error::{Error, IoContext, Result};
 use crate::model::{store, Embeddings, Encoder, Precision};
 use crate::pipeline::Pipeline;
 use crate::schema;
@@ -97,6 +98,34 @@ pub struct Fitted {
     pub validation_rows: usize,
 }
 
+/// Row indices of the training and the held-back validation part.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Partition {
+    /// Training rows, never with the oos label (it forms no class).
+    pub train: Vec<usize>,
+    /// Validation rows, oos rows included (they inform the threshold).
+    pub validation: Vec<usize>,
+}
+
+/// The split `fit` uses: data rows stratified by label with `options.seed`, train-only rows always in training.
+/// Fine-tuning uses the same one, so that the head fitted afterwards validates on rows the encoder never saw.
+pub fn partition(labels: &[String], train_only: &[bool], options: &TrainOptions) -> Partition {
+    let n = labels.len();
+    let oos = options.oos_label.as_deref();
+    let data_rows: Vec<usize> = (0..n).filter(|&i| !train_only[i]).collect();
+    let data_labels: Vec<&str> = data_rows.iter().map(|&i| labels[i].as_str()).collect();
+    let split = stratified_split(
+        &data_labels,
+        1.0 - options.validation_fraction,
+        options.seed,
+    );
+    let mut train: Vec<usize> = split.first.iter().map(|&j| data_rows[j]).collect();
+    train.extend((0..n).filter(|&i| train_only[i]));
+    train.retain(|&i| Some(labels[i].as_str()) != oos);
+    let validation: Vec<usize> = split.second.iter().map(|&j| data_rows[j]).collect();
+    Partition { train, validation }
+}
+
 /// Trains a head on `embeddings` (one row per label). See the module docs.
 pub fn fit(
     embeddings: &Embeddings,
@@ -133,18 +162,7 @@ pub fn fit(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
 
-    // Split the data rows; train-only rows join the training part afterwards.
-    let data_rows: Vec<usize> = (0..n).filter(|&i| !train_only[i]).collect();
-    let data_labels: Vec<&str> = data_rows.iter().map(|&i| labels[i].as_str()).collect();
-    let split = stratified_split(
-        &data_labels,
-        1.0 - options.validation_fraction,
-        options.seed,
-    );
-    let mut train: Vec<usize> = split.first.iter().map(|&j| data_rows[j]).collect();
-    train.extend((0..n).filter(|&i| train_only[i]));
-    train.retain(|&i| Some(labels[i].as_str()) != oos);
-    let validation: Vec<usize> = split.second.iter().map(|&j| data_rows[j]).collect();
+    let Partition { train, validation } = partition(labels, train_only, options);
     let validation_in_scope: Vec<usize> = validation
         .iter()
         .copied()
@@ -624,6 +642,8 @@ pub struct TrainRequest {
     /// Embedding cache folder; `None` embeds every time.
     pub cache_dir: Option<PathBuf>,
     pub options: TrainOptions,
+    /// Fine-tune the encoder's top layers with the head (`--fine-tune`) before fitting the final head.
+    pub fine_tune: Option<FineTuneOptions>,
 }
 
 /// Reads the data, embeds it (through the cache), fits a head, writes it into `request.out` and returns it.
@@ -681,6 +701,31 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         request.token_budget.max(1),
         request.cache_dir.as_deref(),
     )?;
+    let base_id = encoder.location().id.clone();
+    let (encoder, embeddings, tuned) = match &request.fine_tune {
+        None => (encoder, embeddings, None),
+        Some(options) => {
+            let (tuned_encoder, tuned) = fine_tune_encoder(
+                &encoder,
+                &embeddings,
+                (&text_refs, &prefix),
+                &labels,
+                &train_only,
+                request,
+                options,
+            )?;
+            drop(encoder);
+            log::info!("embedding {} texts with the tuned encoder", text_refs.len());
+            let embeddings = cache::embed_cached(
+                &tuned_encoder,
+                &text_refs,
+                &prefix,
+                request.token_budget.max(1),
+                request.cache_dir.as_deref(),
+            )?;
+            (tuned_encoder, embeddings, Some(tuned))
+        }
+    };
     let fitted = fit(&embeddings, &labels, &train_only, &request.options)?;
     let meta = HeadMeta {
         format: HEAD_FORMAT,
@@ -694,10 +739,11 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         unknown_below: fitted.unknown_below,
         threshold_rule: fitted.threshold_rule.clone(),
         model: HeadModel {
-            id: encoder.location().id.clone(),
+            id: base_id,
             sha256: encoder.location().sha256.clone(),
             query_prefix: prefix,
             max_tokens: encoder.max_tokens(),
+            tuned,
         },
         training: TrainingProvenance {
             data: request.data.display().to_string(),
@@ -719,6 +765,71 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
     let head = LinearHead::new(meta, fitted.dim, fitted.weight, fitted.bias)?;
     head.save(&request.out)?;
     Ok(head)
+}
+
+/// Fine-tunes `encoder`'s top layers on the training part (the split `fit` uses), starting from a head fitted
+/// on the frozen `embeddings`, writes the tuned tensors to `request.out`, and returns the tuned encoder loaded
+/// from that file (so what the head is fitted on is exactly what a user of the folder gets) and its record.
+fn fine_tune_encoder(
+    encoder: &Encoder,
+    embeddings: &Embeddings,
+    (texts, prefix): (&[&str], &str),
+    labels: &[String],
+    train_only: &[bool],
+    request: &TrainRequest,
+    options: &FineTuneOptions,
+) -> Result<(Encoder, TunedEncoder)> {
+    log::info!("fitting the starting head on the frozen embeddings");
+    let start = fit(
+        embeddings,
+        labels,
+        train_only,
+        &TrainOptions {
+            refit: false,
+            ..request.options.clone()
+        },
+    )?;
+    let class_of: BTreeMap<&str, usize> = start
+        .labels
+        .iter()
+        .enumerate()
+        .map(|(i, c)| (c.as_str(), i))
+        .collect();
+    // Out-of-scope rows have no class: they take no part in fine-tuning.
+    let targets: Vec<usize> = labels
+        .iter()
+        .map(|l| class_of.get(l.as_str()).copied().unwrap_or(usize::MAX))
+        .collect();
+    let Partition { train, validation } = partition(labels, train_only, &request.options);
+    let validation: Vec<usize> = validation
+        .into_iter()
+        .filter(|&i| targets[i] != usize::MAX)
+        .collect();
+    let (tensors, report) = fine_tune(
+        encoder,
+        texts,
+        prefix,
+        &targets,
+        &train,
+        &validation,
+        (&start.weight, &start.bias),
+        options,
+    )?;
+    std::fs::create_dir_all(&request.out).at(&request.out)?;
+    let path = request.out.join(TUNED_ENCODER_FILE);
+    let tmp = temporary(&path);
+    candle_core::safetensors::save(&tensors, &tmp)?;
+    std::fs::rename(&tmp, &path).at(&path)?;
+    let base = encoder.location().clone();
+    let location = base.clone().with_tuned(&path)?;
+    let tuned = TunedEncoder {
+        file: TUNED_ENCODER_FILE.to_string(),
+        sha256: store::sha256_file(&path)?,
+        base_sha256: base.sha256.clone(),
+        fine_tuning: report,
+    };
+    let tuned_encoder = Encoder::load(location, request.precision, Some(encoder.max_tokens()))?;
+    Ok((tuned_encoder, tuned))
 }
 
 /// Each data label as a contact reason id: an id itself, or a reason's name in any language (case and

@@ -197,8 +197,27 @@ impl Weights {
             .ok_or_else(|| Error::model(format!("checkpoint has no tensor '{name}'")))
     }
 
+    /// Lays `tensors` (dense, Hugging Face names) over the checkpoint's own: how a fine-tuned encoder, stored as
+    /// the tensors that training changed, is put back together with the base model it was tuned from.
+    pub fn overlay(&mut self, tensors: HashMap<String, Tensor>) -> Result<()> {
+        for (name, tensor) in tensors {
+            let shape = match self.get(&name)? {
+                Weight::Dense(t) => t.dims().to_vec(),
+                Weight::Quantized(q) => q.shape().dims().to_vec(),
+            };
+            if tensor.dims() != shape.as_slice() {
+                return Err(Error::model(format!(
+                    "tuned tensor '{name}' has shape {:?}, the base model's has {shape:?}",
+                    tensor.dims()
+                )));
+            }
+            self.tensors.insert(name, Weight::Dense(tensor));
+        }
+        Ok(())
+    }
+
     /// A tensor as dense f32 of the expected shape.
-    fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
+    pub(crate) fn dense(&self, name: &str, shape: &[usize]) -> Result<Tensor> {
         let tensor = match self.get(name)? {
             Weight::Dense(t) => t.clone(),
             Weight::Quantized(q) => q.dequantize(&q.device())?,
@@ -441,6 +460,17 @@ impl BertModel {
     /// every text in turn and `lengths` their counts. Each text attends only to its own tokens, so no padding
     /// is needed and none is computed.
     pub fn forward_packed(&self, ids: &[u32], lengths: &[usize]) -> Result<Tensor> {
+        self.forward_packed_through(ids, lengths, self.layers.len())
+    }
+
+    /// As `forward_packed`, but stops after the first `layers` transformer layers (0: the embedding block only).
+    /// Fine-tuning runs the frozen bottom of the network through here once and trains the layers above.
+    pub fn forward_packed_through(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        layers: usize,
+    ) -> Result<Tensor> {
         let tokens: usize = lengths.iter().sum();
         let dim = self.config.hidden_size;
         if tokens != ids.len() {
@@ -473,7 +503,7 @@ impl BertModel {
         let mut x = self.embedding_norm.forward(&x)?;
 
         let heads = self.config.num_attention_heads;
-        for layer in &self.layers {
+        for layer in self.layers.iter().take(layers) {
             let qkv = layer.qkv.forward(&x)?;
             let context = qkv.apply_op1_no_bwd(&Attention {
                 lengths,

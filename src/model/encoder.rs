@@ -73,21 +73,7 @@ impl Encoder {
     ) -> Result<Encoder> {
         let started = Instant::now();
         let device = Device::Cpu;
-        let (config, weights) = match location.format {
-            ModelFormat::E5s1 => e5s1::load(&location.weights, &device)?,
-            ModelFormat::Hf => {
-                let config_path = location.config.as_deref().ok_or_else(|| {
-                    Error::model(format!("{}: no config.json", location.dir.display()))
-                })?;
-                let text = std::fs::read_to_string(config_path).at(config_path)?;
-                let config = BertConfig::from_hf_json(&text)
-                    .map_err(|e| Error::model(format!("{}: {e}", config_path.display())))?;
-                (
-                    config,
-                    Weights::from_safetensors(&location.weights, &device)?,
-                )
-            }
-        };
+        let (config, weights) = load_weights(&location, &device)?;
         let model = BertModel::load(&weights, &config, precision, &device)?;
         let max_tokens = max_tokens
             .map(|m| m.min(config.max_tokens()))
@@ -107,6 +93,20 @@ impl Encoder {
 
     pub fn location(&self) -> &ModelLocation {
         &self.location
+    }
+
+    pub fn config(&self) -> &BertConfig {
+        self.model.config()
+    }
+
+    /// Hidden states after the first `layers` layers for packed inputs (see `BertModel::forward_packed_through`).
+    pub fn forward_packed_through(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        layers: usize,
+    ) -> Result<Tensor> {
+        self.model.forward_packed_through(ids, lengths, layers)
     }
 
     pub fn dim(&self) -> usize {
@@ -232,6 +232,34 @@ impl Encoder {
         }
         Ok(())
     }
+}
+
+/// The configuration and weights at `location`, with its tuned overlay (if any) laid over them. The one place
+/// that turns a location into tensors: `Encoder::load` and fine-tuning both read weights through it.
+pub fn load_weights(location: &ModelLocation, device: &Device) -> Result<(BertConfig, Weights)> {
+    let (config, mut weights) = match location.format {
+        ModelFormat::E5s1 => e5s1::load(&location.weights, device)?,
+        ModelFormat::Hf => {
+            let config_path = location.config.as_deref().ok_or_else(|| {
+                Error::model(format!("{}: no config.json", location.dir.display()))
+            })?;
+            let text = std::fs::read_to_string(config_path).at(config_path)?;
+            let config = BertConfig::from_hf_json(&text)
+                .map_err(|e| Error::model(format!("{}: {e}", config_path.display())))?;
+            (
+                config,
+                Weights::from_safetensors(&location.weights, device)?,
+            )
+        }
+    };
+    if let Some(tuned) = &location.tuned {
+        let tensors = candle_core::safetensors::load(tuned, device)
+            .map_err(|e| Error::model(format!("{}: {e}", tuned.display())))?;
+        weights
+            .overlay(tensors)
+            .map_err(|e| Error::model(format!("{}: {e}", tuned.display())))?;
+    }
+    Ok((config, weights))
 }
 
 /// One text's token ids as the windows the model reads.

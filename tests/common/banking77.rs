@@ -1,0 +1,91 @@
+//! Small labelled sets from Banking77 for the tests that train heads: ten intents, a few examples each.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+use std::path::Path;
+
+pub const LABELS: usize = 10;
+pub const TRAIN_PER_LABEL: usize = 10;
+pub const TEST_PER_LABEL: usize = 20;
+
+/// (text, label)
+pub type Row = (String, String);
+
+pub fn banking77() -> Vec<Row> {
+    let path = super::root().join("../shared/data/intent/banking77/train.csv");
+    let mut reader =
+        csv::Reader::from_path(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    reader
+        .records()
+        .map(|r| {
+            let r = r.unwrap();
+            (r[0].to_string(), r[1].to_string())
+        })
+        .collect()
+}
+
+/// Ten intents spread over the label list (every seventh, so neighbours such as the several card intents
+/// are not all in), each with its first rows for training and the next ones for testing.
+pub fn small_sets() -> (Vec<Row>, Vec<Row>) {
+    let mut by_label: BTreeMap<String, Vec<String>> = BTreeMap::new();
+    for (text, label) in banking77() {
+        by_label.entry(label).or_default().push(text);
+    }
+    let (mut train, mut test) = (Vec::new(), Vec::new());
+    // Pipeline ids must be snake_case; two Banking77 labels are not ("Refund_not_showing_up", "...?").
+    let usable = by_label.iter().filter(|(label, _)| {
+        label
+            .chars()
+            .all(|c| c.is_ascii_lowercase() || c.is_ascii_digit() || c == '_')
+    });
+    for (label, texts) in usable.step_by(7).take(LABELS) {
+        assert!(texts.len() >= TRAIN_PER_LABEL + TEST_PER_LABEL, "{label}");
+        for (i, text) in texts
+            .iter()
+            .take(TRAIN_PER_LABEL + TEST_PER_LABEL)
+            .enumerate()
+        {
+            let row = (text.clone(), label.clone());
+            if i < TRAIN_PER_LABEL {
+                train.push(row);
+            } else {
+                test.push(row);
+            }
+        }
+    }
+    (train, test)
+}
+
+pub fn write_csv(path: &Path, rows: &[Row]) {
+    let mut writer = csv::Writer::from_path(path).unwrap();
+    writer.write_record(["text", "label"]).unwrap();
+    for (text, label) in rows {
+        writer.write_record([text, label]).unwrap();
+    }
+    writer.flush().unwrap();
+}
+
+/// A pipeline whose reasons are the intents, named after their labels ("card_arrival" -> "card arrival").
+pub fn label_name_pipeline(path: &Path, labels: &[String]) {
+    let mut toml = String::from(
+        "[pipeline]\nname = \"banking77-names\"\nlanguages = [\"en\"]\n\n[model]\nencoder = \"multilingual-e5-small\"\n\n\
+         [classify]\nunknown_below = -1.0\n",
+    );
+    for phase in touchpoint::pipeline::LIFECYCLE_PHASES {
+        write!(
+            toml,
+            "\n[[phases]]\nid = \"{phase}\"\nname = {{ en = \"{phase}\" }}\n"
+        )
+        .unwrap();
+    }
+    for label in labels {
+        let name = label.replace('_', " ");
+        write!(
+            toml,
+            "\n[[contact_reasons]]\nid = \"{label}\"\nphase = \"being_customer\"\nname = {{ en = \"{name}\" }}\n\
+             description = {{ en = \"{name}\" }}\n"
+        )
+        .unwrap();
+    }
+    std::fs::write(path, toml).unwrap();
+}
