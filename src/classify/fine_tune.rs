@@ -5,8 +5,8 @@
 //! embeddings, so that the first steps do not pull the encoder towards a random head), it trains the top
 //! `layers` layers (`model::tuning`) and the head with AdamW on class-balanced cross-entropy, in shuffled
 //! mini-batches of texts of similar length, with a linear warm-up and decay of the learning rate. After every
-//! epoch it measures accuracy on the validation rows and keeps the best epoch's weights (lower validation loss
-//! breaks ties). It returns those weights under their Hugging Face names; the caller writes them next to the
+//! epoch it measures loss and accuracy on the validation rows and keeps the weights of the epoch with the lowest
+//! validation loss (epoch 0, the untuned encoder, included). It returns those weights under their Hugging Face names; the caller writes them next to the
 //! head and fits the final head on the tuned embeddings. Only the training rows move the weights. The same
 //! data, options and seed give the same weights.
 //!
@@ -246,7 +246,9 @@ pub fn fine_tune(
             epoch_started.elapsed().as_secs_f64()
         );
         history.push(accuracy);
-        if (accuracy, -loss) > (best.0, best.1) {
+        // Validation loss decides: accuracy on a validation part of a thousand rows moves in steps of a tenth
+        // of a point and missed real gains (Banking77: loss 0.339 -> 0.288 with accuracy one row lower).
+        if -loss > best.1 {
             best = (accuracy, -loss, epoch);
             best_weights = (
                 tunable.snapshot()?,
@@ -255,7 +257,12 @@ pub fn fine_tune(
         }
     }
     tunable.restore(&best_weights.0)?;
-    log::info!("kept epoch {} (validation accuracy {:.4})", best.2, best.0);
+    log::info!(
+        "kept epoch {} (validation loss {:.4}, accuracy {:.4})",
+        best.2,
+        -best.1,
+        best.0
+    );
     Ok((
         tunable.tensors()?,
         FineTuneReport {
@@ -311,10 +318,17 @@ fn bottom_states(
         let lengths: Vec<usize> = batch.iter().map(|&i| ids[i].len()).collect();
         let packed: Vec<u32> = batch.iter().flat_map(|&i| ids[i].iter().copied()).collect();
         let hidden = encoder.forward_packed_through(&packed, &lengths, first)?;
+        let width = hidden.dim(1)?;
+        let values = hidden.flatten_all()?.to_vec1::<f32>()?;
         let mut start = 0;
         for (&i, &len) in batch.iter().zip(&lengths) {
-            // A copy, so that each text owns its rows rather than keeping its whole batch alive.
-            out[i] = Some(hidden.narrow(0, start, len)?.copy()?);
+            // Each text gets storage of its own: a narrowed view (even after `copy`, which clones the whole
+            // storage) would keep its batch's states alive, ~6 MB per text.
+            out[i] = Some(Tensor::from_slice(
+                &values[start * width..(start + len) * width],
+                (len, width),
+                &Device::Cpu,
+            )?);
             start += len;
         }
     }
