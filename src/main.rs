@@ -156,6 +156,10 @@ struct TrainArgs {
     /// With --fine-tune: training texts are cut to this many tokens (inference reads them whole).
     #[arg(long, default_value_t = FineTuneOptions::default().max_tokens, requires = "fine_tune")]
     tune_max_tokens: usize,
+    /// Do not remove each language's mean embedding before the head. Centring lets a head trained on one
+    /// language serve texts in the others (see EVALUATION.md); it is stored with the head.
+    #[arg(long)]
+    no_language_centring: bool,
     #[command(flatten)]
     model: ModelOptions,
 }
@@ -711,6 +715,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             seed: args.seed,
             ..FineTuneOptions::default()
         }),
+        language_centring: !args.no_language_centring,
     };
     let head = train::train(&request)?;
     let v = &head.meta().validation;

@@ -98,6 +98,7 @@ fn fine_tuned_head_is_scored_through_its_layers_and_round_trips() {
             ..TrainOptions::default()
         },
         fine_tune: Some(options),
+        language_centring: true,
     })
     .unwrap();
 

@@ -48,6 +48,7 @@ fn trained_head_beats_zero_shot_and_round_trips() {
             ..TrainOptions::default()
         },
         fine_tune: None,
+        language_centring: true,
     };
     let head = train(&request).unwrap();
     assert_eq!(head.labels(), labels.as_slice());

@@ -89,6 +89,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 budget,
                 cache_dir,
             )?;
+            let embeddings = head.input_for_texts(&embeddings, &texts)?;
             let predicted = if request.only.is_empty() {
                 head.predicted_labels(&embeddings)?
             } else {

@@ -1,6 +1,7 @@
 //! A trained linear softmax head on sentence embeddings, and its two files.
 //!
-//! Contract: a head maps an L2-normalised embedding `x` to logits `W x + b`, one per label; the calibrated
+//! Contract: a head maps an L2-normalised embedding `x` (centred by language first when the head records
+//! per-language means, see `language_centring` and `LinearHead::input`) to logits `W x + b`, one per label; the calibrated
 //! probabilities are `softmax(logits / temperature)`. The answer is the most probable label, or `unknown`
 //! when that probability is under `unknown_below` (ties go to the label listed first). A head lives in a
 //! folder as `head.safetensors` (`weight` `[labels, dim]` and `bias` `[labels]`, f32) and `head.json`
@@ -9,6 +10,7 @@
 //! predictions. Loading checks that the two files agree; a head is only valid for the model whose sha256
 //! it records, which callers check against the encoder they load.
 
+use std::borrow::Cow;
 use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
@@ -17,6 +19,7 @@ use candle_core::{Device, Tensor};
 use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
+use super::language_centring::LanguageCentring;
 use crate::error::{Error, IoContext, Result};
 use crate::model::Embeddings;
 use crate::schema;
@@ -107,6 +110,10 @@ pub struct HeadMeta {
     pub model: HeadModel,
     pub training: TrainingProvenance,
     pub validation: ValidationFigures,
+    /// Per-language means removed from the embeddings before the head reads them (`language_centring`);
+    /// absent in heads trained with `--no-language-centring` or before centring existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub language_centring: Option<LanguageCentring>,
 }
 
 /// One row's answer.
@@ -165,6 +172,34 @@ impl LinearHead {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The head's input for `embeddings`: centred per language (`languages`, one per row, `None` where
+    /// undetected) when the head was trained so, else the embeddings as they are.
+    pub fn input<'a>(
+        &self,
+        embeddings: &'a Embeddings,
+        languages: &[Option<&str>],
+    ) -> Result<Cow<'a, Embeddings>> {
+        match &self.meta.language_centring {
+            Some(centring) => Ok(Cow::Owned(centring.apply(embeddings, languages)?)),
+            None => Ok(Cow::Borrowed(embeddings)),
+        }
+    }
+
+    /// As `input`, detecting each text's language the way the head was trained (nothing is detected for a
+    /// head without centring).
+    pub fn input_for_texts<'a>(
+        &self,
+        embeddings: &'a Embeddings,
+        texts: &[&str],
+    ) -> Result<Cow<'a, Embeddings>> {
+        match &self.meta.language_centring {
+            Some(centring) => Ok(Cow::Owned(
+                centring.apply(embeddings, &centring.detect(texts))?,
+            )),
+            None => Ok(Cow::Borrowed(embeddings)),
+        }
     }
 
     /// Uncalibrated logits of one embedding.

@@ -11,6 +11,7 @@ pub mod cache;
 pub mod evaluate;
 pub mod fine_tune;
 pub mod labelled;
+pub mod language_centring;
 pub mod linear;
 pub mod metrics;
 pub mod reasons;

@@ -78,9 +78,14 @@ impl ReasonClassifier {
         let mut decisions = self.zero_shot.decide(embeddings, languages);
         if let Some(trained) = &self.head {
             let top_k = self.zero_shot.top_k();
-            let predictions = trained
+            let row_languages: Vec<Option<&str>> = match languages {
+                Some(column) => column.iter().collect(),
+                None => vec![None; embeddings.len()],
+            };
+            let input = trained
                 .head
-                .predict_with_probabilities(head_embeddings.unwrap_or(embeddings))?;
+                .input(head_embeddings.unwrap_or(embeddings), &row_languages)?;
+            let predictions = trained.head.predict_with_probabilities(&input)?;
             for (decision, (prediction, probabilities)) in decisions.iter_mut().zip(predictions) {
                 let Some(label) = prediction.answer else {
                     continue;

@@ -119,7 +119,7 @@ impl SentimentModel {
     ) -> Result<Vec<SentimentScore>> {
         let probabilities: Vec<Vec<f32>> = match &self.model {
             Model::Head(head) => head
-                .predict_with_probabilities(embeddings)?
+                .predict_with_probabilities(head.input_for_texts(embeddings, texts)?.as_ref())?
                 .into_iter()
                 .map(|(_, p)| p)
                 .collect(),

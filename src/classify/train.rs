@@ -25,6 +25,7 @@ use candle_nn::{AdamW, Linear, Optimizer, ParamsAdamW};
 use super::cache;
 use super::fine_tune::{fine_tune, FineTuneOptions};
 use super::labelled::{LabelledColumns, LabelledData};
+use super::language_centring::LanguageCentring;
 use super::linear::{
     argmax, softmax, temporary, HeadMeta, HeadModel, LinearHead, TrainingProvenance, TunedEncoder,
     ValidationFigures, HEAD_FORMAT, TUNED_ENCODER_FILE,
@@ -644,6 +645,9 @@ pub struct TrainRequest {
     pub options: TrainOptions,
     /// Fine-tune the encoder's top layers with the head (`--fine-tune`) before fitting the final head.
     pub fine_tune: Option<FineTuneOptions>,
+    /// Remove each language's mean embedding before the head (`language_centring`); on unless
+    /// `--no-language-centring`.
+    pub language_centring: bool,
 }
 
 /// Reads the data, embeds it (through the cache), fits a head, writes it into `request.out` and returns it.
@@ -726,6 +730,18 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             (tuned_encoder, embeddings, Some(tuned))
         }
     };
+    let (embeddings, language_centring) = if request.language_centring {
+        let centring = LanguageCentring::estimate(&encoder, &prefix, request.token_budget.max(1))?;
+        let languages = centring.detect(&text_refs);
+        let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
+        for language in &languages {
+            *counts.entry(language.unwrap_or("undetected")).or_default() += 1;
+        }
+        log::info!("languages of the training texts (centred by language): {counts:?}");
+        (centring.apply(&embeddings, &languages)?, Some(centring))
+    } else {
+        (embeddings, None)
+    };
     let fitted = fit(&embeddings, &labels, &train_only, &request.options)?;
     let meta = HeadMeta {
         format: HEAD_FORMAT,
@@ -761,6 +777,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             weight_decay: request.options.weight_decay,
         },
         validation: fitted.validation.clone(),
+        language_centring,
     };
     let head = LinearHead::new(meta, fitted.dim, fitted.weight, fitted.bias)?;
     head.save(&request.out)?;
