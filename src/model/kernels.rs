@@ -56,7 +56,12 @@ macro_rules! dispatch {
                 type $a = WithFma;
                 const $r: usize = 8;
                 // SAFETY: the CPU supports the enabled features (checked just above).
-                return unsafe { avx512(#[inline(always)] || $body) };
+                return unsafe {
+                    avx512(
+                        #[inline(always)]
+                        || $body,
+                    )
+                };
             }
             if std::arch::is_x86_feature_detected!("avx2")
                 && std::arch::is_x86_feature_detected!("fma")
@@ -64,7 +69,12 @@ macro_rules! dispatch {
                 type $a = WithFma;
                 const $r: usize = 4;
                 // SAFETY: as above.
-                return unsafe { avx2(#[inline(always)] || $body) };
+                return unsafe {
+                    avx2(
+                        #[inline(always)]
+                        || $body,
+                    )
+                };
             }
         }
         #[allow(dead_code)]
