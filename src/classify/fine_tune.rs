@@ -48,10 +48,10 @@ impl Default for FineTuneOptions {
     fn default() -> Self {
         FineTuneOptions {
             layers: 4,
-            epochs: 3,
+            epochs: 2,
             batch_size: 16,
-            learning_rate: 1e-4,
-            head_learning_rate: 1e-3,
+            learning_rate: 2e-5,
+            head_learning_rate: 2e-4,
             weight_decay: 0.01,
             warmup: 0.1,
             max_tokens: 128,
