@@ -5,12 +5,12 @@
 mod common;
 
 use candle_core::Device;
-use common::banking77::{small_sets, write_csv, LABELS, TEST_PER_LABEL};
+use common::banking77::{small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL};
 use touchpoint::classify::evaluate::{evaluate, Classifier, EvalRequest};
 use touchpoint::classify::fine_tune::FineTuneOptions;
 use touchpoint::classify::labelled::LabelledColumns;
 use touchpoint::classify::linear::TUNED_ENCODER_FILE;
-use touchpoint::classify::train::{train, ThresholdTarget, TrainOptions, TrainRequest};
+use touchpoint::classify::train::{train, TrainRequest};
 use touchpoint::classify::LinearHead;
 use touchpoint::model::encoder::load_weights;
 use touchpoint::model::tuning::TunableLayers;
@@ -84,21 +84,8 @@ fn fine_tuned_head_is_scored_through_its_layers_and_round_trips() {
         ..FineTuneOptions::default()
     };
     let head = train(&TrainRequest {
-        data: train_csv,
-        columns: LabelledColumns::default(),
-        out: head_dir.clone(),
-        pipeline: None,
-        model: None,
-        offline: false,
-        precision: Precision::F32,
-        token_budget: 1024,
-        cache_dir: Some(cache.clone()),
-        options: TrainOptions {
-            target: ThresholdTarget::AnsweredPrecision(0.0),
-            ..TrainOptions::default()
-        },
         fine_tune: Some(options),
-        language_centring: true,
+        ..train_request(train_csv, head_dir.clone(), cache.clone())
     })
     .unwrap();
 

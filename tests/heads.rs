@@ -6,13 +6,14 @@
 mod common;
 
 use common::banking77::{
-    label_name_pipeline, small_sets, write_csv, LABELS, TEST_PER_LABEL, TRAIN_PER_LABEL,
+    label_name_pipeline, small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL,
+    TRAIN_PER_LABEL,
 };
 
 use touchpoint::classify::cache::embed_cached;
 use touchpoint::classify::evaluate::{evaluate, Classifier, EvalRequest};
 use touchpoint::classify::labelled::LabelledColumns;
-use touchpoint::classify::train::{train, ThresholdTarget, TrainOptions, TrainRequest};
+use touchpoint::classify::train::train;
 use touchpoint::classify::LinearHead;
 use touchpoint::model::{store, Encoder, Precision};
 
@@ -32,24 +33,7 @@ fn trained_head_beats_zero_shot_and_round_trips() {
     let cache = dir.path().join("cache");
     let head_dir = dir.path().join("head");
 
-    let request = TrainRequest {
-        data: train_csv.clone(),
-        columns: LabelledColumns::default(),
-        out: head_dir.clone(),
-        pipeline: None,
-        model: None,
-        offline: false,
-        precision: Precision::F32,
-        token_budget: 1024,
-        cache_dir: Some(cache.clone()),
-        options: TrainOptions {
-            // Answer every row, as the zero-shot pipeline does (unknown_below = -1), to compare like with like.
-            target: ThresholdTarget::AnsweredPrecision(0.0),
-            ..TrainOptions::default()
-        },
-        fine_tune: None,
-        language_centring: true,
-    };
+    let request = train_request(train_csv.clone(), head_dir.clone(), cache.clone());
     let head = train(&request).unwrap();
     assert_eq!(head.labels(), labels.as_slice());
     assert_eq!(head.meta().unknown_below, 0.0);

@@ -2,7 +2,11 @@
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
-use std::path::Path;
+use std::path::{Path, PathBuf};
+
+use touchpoint::classify::labelled::LabelledColumns;
+use touchpoint::classify::train::{ThresholdTarget, TrainOptions, TrainRequest};
+use touchpoint::model::Precision;
 
 pub const LABELS: usize = 10;
 pub const TRAIN_PER_LABEL: usize = 10;
@@ -88,4 +92,26 @@ pub fn label_name_pipeline(path: &Path, labels: &[String]) {
         .unwrap();
     }
     std::fs::write(path, toml).unwrap();
+}
+
+/// A request to train on `data` into `out` with the default model, caching embeddings in `cache`, answering every
+/// row (unknown_below = -1, as zero-shot does, to compare like with like); no fine-tuning.
+pub fn train_request(data: PathBuf, out: PathBuf, cache: PathBuf) -> TrainRequest {
+    TrainRequest {
+        data,
+        columns: LabelledColumns::default(),
+        out,
+        pipeline: None,
+        model: None,
+        offline: false,
+        precision: Precision::F32,
+        token_budget: 1024,
+        cache_dir: Some(cache),
+        options: TrainOptions {
+            target: ThresholdTarget::AnsweredPrecision(0.0),
+            ..TrainOptions::default()
+        },
+        fine_tune: None,
+        language_centring: true,
+    }
 }
