@@ -5,10 +5,11 @@
 mod common;
 
 use candle_core::Device;
-use common::banking77::{small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL};
-use touchpoint::classify::evaluate::{evaluate, Classifier, EvalRequest};
+use common::banking77::{
+    eval_request, small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL,
+};
+use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::fine_tune::FineTuneOptions;
-use touchpoint::classify::labelled::LabelledColumns;
 use touchpoint::classify::linear::TUNED_ENCODER_FILE;
 use touchpoint::classify::train::{train, TrainRequest};
 use touchpoint::classify::LinearHead;
@@ -109,19 +110,11 @@ fn fine_tuned_head_is_scored_through_its_layers_and_round_trips() {
         .all(|k| k.starts_with("encoder.layer.10.") || k.starts_with("encoder.layer.11.")));
 
     // Scored through the tuned layers: as good as a frozen head on this easy set.
-    let report = evaluate(&EvalRequest {
-        data: test_csv,
-        columns: LabelledColumns::default(),
-        classifier: Classifier::Head(head_dir.clone()),
-        model: None,
-        offline: false,
-        precision: Precision::F32,
-        token_budget: 1024,
-        cache_dir: Some(cache),
-        oos_label: None,
-        merge: Vec::new(),
-        only: Vec::new(),
-    })
+    let report = evaluate(&eval_request(
+        test_csv,
+        Classifier::Head(head_dir.clone()),
+        cache,
+    ))
     .unwrap()
     .report;
     assert_eq!(report.n, LABELS * TEST_PER_LABEL);

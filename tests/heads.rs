@@ -6,13 +6,12 @@
 mod common;
 
 use common::banking77::{
-    label_name_pipeline, small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL,
-    TRAIN_PER_LABEL,
+    eval_request, label_name_pipeline, small_sets, train_request, write_csv, LABELS,
+    TEST_PER_LABEL, TRAIN_PER_LABEL,
 };
 
 use touchpoint::classify::cache::embed_cached;
-use touchpoint::classify::evaluate::{evaluate, Classifier, EvalRequest};
-use touchpoint::classify::labelled::LabelledColumns;
+use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::train::train;
 use touchpoint::classify::LinearHead;
 use touchpoint::model::{store, Encoder, Precision};
@@ -41,21 +40,9 @@ fn trained_head_beats_zero_shot_and_round_trips() {
     assert_eq!(head.meta().training.rows, LABELS * TRAIN_PER_LABEL);
 
     let eval = |classifier: Classifier| {
-        evaluate(&EvalRequest {
-            data: test_csv.clone(),
-            columns: LabelledColumns::default(),
-            classifier,
-            model: None,
-            offline: false,
-            precision: Precision::F32,
-            token_budget: 1024,
-            cache_dir: Some(cache.clone()),
-            oos_label: None,
-            merge: Vec::new(),
-            only: Vec::new(),
-        })
-        .unwrap()
-        .report
+        evaluate(&eval_request(test_csv.clone(), classifier, cache.clone()))
+            .unwrap()
+            .report
     };
     let trained = eval(Classifier::Head(head_dir.clone()));
     let zero_shot = eval(Classifier::Pipeline(pipeline));

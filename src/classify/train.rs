@@ -697,14 +697,17 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         None => encoder.query_prefix().to_string(),
     };
     let text_refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let embed = |encoder: &Encoder| {
+        cache::embed_cached(
+            encoder,
+            &text_refs,
+            &prefix,
+            request.token_budget.max(1),
+            request.cache_dir.as_deref(),
+        )
+    };
     log::info!("embedding {} texts", text_refs.len());
-    let embeddings = cache::embed_cached(
-        &encoder,
-        &text_refs,
-        &prefix,
-        request.token_budget.max(1),
-        request.cache_dir.as_deref(),
-    )?;
+    let embeddings = embed(&encoder)?;
     let base_id = encoder.location().id.clone();
     let (encoder, embeddings, tuned) = match &request.fine_tune {
         None => (encoder, embeddings, None),
@@ -720,13 +723,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             )?;
             drop(encoder);
             log::info!("embedding {} texts with the tuned encoder", text_refs.len());
-            let embeddings = cache::embed_cached(
-                &tuned_encoder,
-                &text_refs,
-                &prefix,
-                request.token_budget.max(1),
-                request.cache_dir.as_deref(),
-            )?;
+            let embeddings = embed(&tuned_encoder)?;
             (tuned_encoder, embeddings, Some(tuned))
         }
     };

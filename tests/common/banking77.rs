@@ -4,6 +4,7 @@ use std::collections::BTreeMap;
 use std::fmt::Write as _;
 use std::path::{Path, PathBuf};
 
+use touchpoint::classify::evaluate::{Classifier, EvalRequest};
 use touchpoint::classify::labelled::LabelledColumns;
 use touchpoint::classify::train::{ThresholdTarget, TrainOptions, TrainRequest};
 use touchpoint::model::Precision;
@@ -113,5 +114,22 @@ pub fn train_request(data: PathBuf, out: PathBuf, cache: PathBuf) -> TrainReques
         },
         fine_tune: None,
         language_centring: true,
+    }
+}
+
+/// A request to score `classifier` on `data` with the default model, caching embeddings in `cache`.
+pub fn eval_request(data: PathBuf, classifier: Classifier, cache: PathBuf) -> EvalRequest {
+    EvalRequest {
+        data,
+        columns: LabelledColumns::default(),
+        classifier,
+        model: None,
+        offline: false,
+        precision: Precision::F32,
+        token_budget: 1024,
+        cache_dir: Some(cache),
+        oos_label: None,
+        merge: Vec::new(),
+        only: Vec::new(),
     }
 }
