@@ -26,8 +26,10 @@ use crate::schema;
 
 pub const WEIGHTS_FILE: &str = "head.safetensors";
 pub const META_FILE: &str = "head.json";
-/// Bumped when the meaning of the files changes.
-pub const HEAD_FORMAT: u32 = 1;
+/// Bumped when the meaning of the files changes, so that an older touchpoint refuses a head it would misread.
+/// 2 added `language_centring` and `model.tuned`: a reader that ignored them would feed the head the wrong
+/// embeddings. Format 1 heads (neither) still read correctly.
+pub const HEAD_FORMAT: u32 = 2;
 
 /// The encoder a head was trained on; its embeddings are the head's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -384,9 +386,9 @@ impl LinearHead {
     pub fn from_bytes(meta: &str, weights: &[u8], origin: &str) -> Result<LinearHead> {
         let meta: HeadMeta = serde_json::from_str(meta)
             .map_err(|e| Error::model(format!("{origin}/{META_FILE}: {e}")))?;
-        if meta.format != HEAD_FORMAT {
+        if !(1..=HEAD_FORMAT).contains(&meta.format) {
             return Err(Error::model(format!(
-                "{origin}/{META_FILE}: head format {} is not supported (this touchpoint reads format \
+                "{origin}/{META_FILE}: head format {} is not supported (this touchpoint reads formats 1 to \
                  {HEAD_FORMAT})",
                 meta.format
             )));
