@@ -170,15 +170,21 @@ struct EvalArgs {
     #[arg(long)]
     data: PathBuf,
     /// A head folder written by `touchpoint train`.
-    #[arg(
-        long,
-        conflicts_with = "pipeline",
-        required_unless_present = "pipeline"
-    )]
+    #[arg(long, conflicts_with_all = ["pipeline", "label_names"], required_unless_present_any = ["pipeline", "label_names"])]
     head: Option<PathBuf>,
     /// A pipeline file, classified zero-shot.
-    #[arg(long, short)]
+    #[arg(long, short, conflicts_with = "label_names")]
     pipeline: Option<PathBuf>,
+    /// Zero-shot from the label names of the data file alone (`card_arrival` -> "card arrival"), each set in
+    /// --label-template, with label centres adapted to the unlabelled texts (see EVALUATION.md).
+    #[arg(long)]
+    label_names: bool,
+    /// With --label-names: the sentence each label's words are set in, at `{}`.
+    #[arg(long, requires = "label_names", default_value = touchpoint::classify::label_names::DEFAULT_TEMPLATE)]
+    label_template: String,
+    /// With --label-names: compare each text with the phrases once, without adapting the label centres.
+    #[arg(long, requires = "label_names")]
+    no_adapt: bool,
     #[command(flatten)]
     columns: LabelledColumnArgs,
     /// Gold label of out-of-scope rows: `unknown` is the right answer for them.
@@ -735,7 +741,15 @@ fn eval_command(args: EvalArgs) -> Result<()> {
     let classifier = match (args.head, args.pipeline) {
         (Some(head), _) => Classifier::Head(head),
         (None, Some(pipeline)) => Classifier::Pipeline(pipeline),
-        (None, None) => return Err(Error::Usage("give --head or --pipeline".to_string())),
+        (None, None) if args.label_names => Classifier::LabelNames {
+            template: args.label_template,
+            adapt: !args.no_adapt,
+        },
+        (None, None) => {
+            return Err(Error::Usage(
+                "give --head, --pipeline or --label-names".to_string(),
+            ))
+        }
     };
     let request = EvalRequest {
         data: args.data,

@@ -1,4 +1,4 @@
-//! `touchpoint eval`: scores a trained head or a zero-shot pipeline on a labelled file.
+//! `touchpoint eval`: scores a trained head, a zero-shot pipeline or the label names alone on a labelled file.
 //!
 //! Contract: the file is read like training data (`LabelledData`), embedded with the classifier's own
 //! model and prefix (through the embedding cache), classified, and compared with the gold labels
@@ -16,6 +16,7 @@ use std::path::PathBuf;
 use serde::Serialize;
 
 use super::cache;
+use super::label_names;
 use super::labelled::{LabelledColumns, LabelledData};
 use super::linear::LinearHead;
 use super::metrics::Report;
@@ -32,6 +33,9 @@ pub enum Classifier {
     Head(PathBuf),
     /// A pipeline file, classified zero-shot.
     Pipeline(PathBuf),
+    /// Zero-shot from the file's own label names (`label_names`): each label set in `template`; `adapt`
+    /// lets the label centres move towards the texts.
+    LabelNames { template: String, adapt: bool },
 }
 
 #[derive(Debug, Clone)]
@@ -117,6 +121,44 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             (
                 predicted_labels(&zero_shot.classify(&embeddings)),
                 format!("zero-shot pipeline {}", path.display()),
+            )
+        }
+        Classifier::LabelNames { template, adapt } => {
+            let spec = match &request.model {
+                Some(m) => m.clone(),
+                None => store::default_model_name()?,
+            };
+            let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
+            let encoder = Encoder::load(location, request.precision, None)?;
+            // The out-of-scope label names no topic, so it is not a phrase to be near.
+            let labels: Vec<String> = data
+                .labels
+                .iter()
+                .filter(|l| Some(l.as_str()) != request.oos_label.as_deref())
+                .cloned()
+                .collect::<std::collections::BTreeSet<_>>()
+                .into_iter()
+                .collect();
+            let phrases: Vec<String> = labels
+                .iter()
+                .map(|l| label_names::phrase(l, template))
+                .collect();
+            let phrase_refs: Vec<&str> = phrases.iter().map(String::as_str).collect();
+            let prefix = encoder.query_prefix().to_string();
+            let phrase_embeddings =
+                cache::embed_cached(&encoder, &phrase_refs, &prefix, budget, cache_dir)?;
+            let embeddings = cache::embed_cached(&encoder, &texts, &prefix, budget, cache_dir)?;
+            let adaptation = adapt.then(label_names::Adaptation::default);
+            let predicted = label_names::classify(&phrase_embeddings, &embeddings, adaptation)
+                .into_iter()
+                .map(|i| labels[i].clone())
+                .collect();
+            (
+                predicted,
+                format!(
+                    "zero-shot from label names (\"{template}\"{})",
+                    if *adapt { ", adapted" } else { "" }
+                ),
             )
         }
     };

@@ -146,7 +146,8 @@ fn parallel_reference() -> Result<BTreeMap<String, Vec<String>>> {
     Ok(out)
 }
 
-fn column_mean(embeddings: &Embeddings) -> Vec<f32> {
+/// The mean of the rows (zeros when there are none).
+pub(crate) fn column_mean(embeddings: &Embeddings) -> Vec<f32> {
     let mut mean = vec![0f32; embeddings.dim];
     for i in 0..embeddings.len() {
         for (m, x) in mean.iter_mut().zip(embeddings.row(i)) {

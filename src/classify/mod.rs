@@ -1,6 +1,7 @@
 //! Heads on sentence embeddings. Every head reads the same embeddings, computed once per text by `model`.
 //!
 //! - `zero_shot`: contact reasons by similarity to the pipeline's own descriptions and examples.
+//! - `label_names`: the cold start from label names alone, adapted to the unlabelled texts.
 //! - `reasons`: a trained head in front of zero-shot, as `enrich` uses them.
 //! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files.
 //! - `train`: fitting a linear head on labelled data; `cache`: embeddings of training texts on disk.
@@ -10,6 +11,7 @@
 pub mod cache;
 pub mod evaluate;
 pub mod fine_tune;
+pub mod label_names;
 pub mod labelled;
 pub mod language_centring;
 pub mod linear;
