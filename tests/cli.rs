@@ -122,6 +122,8 @@ fn exit_codes_tell_usage_input_and_pipeline_errors_apart() {
 
     let ok = touchpoint_ok(&["pipeline", "check", "pipelines/default.toml"]);
     assert!(String::from_utf8_lossy(&ok.stdout).contains("42 contact reasons"));
+    let webshop = touchpoint_ok(&["pipeline", "check", "pipelines/webshop.toml"]);
+    assert!(String::from_utf8_lossy(&webshop.stdout).contains("27 contact reasons"));
 
     let missing = touchpoint(&[
         "enrich",
