@@ -113,9 +113,13 @@ struct TrainArgs {
     /// Map labels onto this pipeline's contact reasons (by id or name) and add its example utterances.
     #[arg(long, short)]
     pipeline: Option<PathBuf>,
-    /// Rows with this label are out of scope: no class; the `unknown` threshold is chosen to catch them.
+    /// Rows with this label are out of scope: they are trained as a class whose winning means `unknown`, and the
+    /// `unknown` threshold is chosen to catch them.
     #[arg(long)]
     oos_label: Option<String>,
+    /// With --oos-label: no out-of-scope class; only the threshold catches out-of-scope rows.
+    #[arg(long, requires = "oos_label")]
+    no_oos_class: bool,
     /// With --oos-label: the share of out-of-scope validation rows that must end up `unknown`.
     #[arg(long, default_value_t = 0.8)]
     oos_recall: f64,
@@ -709,6 +713,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             weight_decay: args.weight_decay,
             target,
             oos_label: args.oos_label,
+            oos_class: !args.no_oos_class,
             ..TrainOptions::default()
         },
         fine_tune: args.fine_tune.then(|| FineTuneOptions {

@@ -28,8 +28,9 @@ pub const WEIGHTS_FILE: &str = "head.safetensors";
 pub const META_FILE: &str = "head.json";
 /// Bumped when the meaning of the files changes, so that an older touchpoint refuses a head it would misread.
 /// 2 added `language_centring` and `model.tuned`: a reader that ignored them would feed the head the wrong
-/// embeddings. Format 1 heads (neither) still read correctly.
-pub const HEAD_FORMAT: u32 = 2;
+/// embeddings. 3 added `out_of_scope`: a reader that ignored it would answer with the out-of-scope class as if it
+/// were a contact reason. Older heads (none of these) still read correctly.
+pub const HEAD_FORMAT: u32 = 3;
 
 /// The encoder a head was trained on; its embeddings are the head's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -116,16 +117,23 @@ pub struct HeadMeta {
     /// absent in heads trained with `--no-language-centring` or before centring existed.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub language_centring: Option<LanguageCentring>,
+    /// The label of a class trained on out-of-scope examples (`train --oos-label`): when it is the most
+    /// probable, the answer is `unknown`; otherwise the best in-scope label is answered or not by its own
+    /// probability against `unknown_below`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub out_of_scope: Option<String>,
 }
 
 /// One row's answer.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct Prediction {
-    /// The most probable label's index.
+    /// The most probable in-scope label's index (never the out-of-scope class).
     pub best: usize,
     /// Its calibrated probability.
     pub probability: f32,
-    /// `best` when `probability >= unknown_below`, else `None` (unknown).
+    /// The out-of-scope class is more probable than every in-scope label.
+    pub out_of_scope: bool,
+    /// `best` when it is in scope and `probability >= unknown_below`, else `None` (unknown).
     pub answer: Option<usize>,
 }
 
@@ -137,6 +145,8 @@ pub struct LinearHead {
     /// Row-major `[labels, dim]`.
     weight: Vec<f32>,
     bias: Vec<f32>,
+    /// Index of `meta.out_of_scope` among the labels.
+    out_of_scope: Option<usize>,
 }
 
 impl LinearHead {
@@ -156,11 +166,25 @@ impl LinearHead {
                 meta.temperature
             )));
         }
+        let out_of_scope = match &meta.out_of_scope {
+            Some(label) => Some(meta.labels.iter().position(|l| l == label).ok_or_else(|| {
+                Error::model(format!(
+                    "the head's out-of-scope label '{label}' is not one of its labels"
+                ))
+            })?),
+            None => None,
+        };
+        if out_of_scope.is_some() && k < 2 {
+            return Err(Error::model(
+                "a head needs an in-scope label besides its out-of-scope one".to_string(),
+            ));
+        }
         Ok(LinearHead {
             meta,
             dim,
             weight,
             bias,
+            out_of_scope,
         })
     }
 
@@ -170,6 +194,17 @@ impl LinearHead {
 
     pub fn labels(&self) -> &[String] {
         &self.meta.labels
+    }
+
+    /// The index of the out-of-scope class, when the head has one.
+    pub fn out_of_scope(&self) -> Option<usize> {
+        self.out_of_scope
+    }
+
+    /// The answer for one row's calibrated probabilities (see `HeadMeta::out_of_scope`); `unknown_below` is the
+    /// head's own threshold except while training chooses it.
+    pub fn decide(&self, probabilities: &[f32], unknown_below: f32) -> Prediction {
+        decide(probabilities, self.out_of_scope, unknown_below)
     }
 
     pub fn dim(&self) -> usize {
@@ -242,13 +277,7 @@ impl LinearHead {
             .into_par_iter()
             .map(|row| {
                 let p = self.probabilities(embeddings.row(row));
-                let (best, probability) = argmax(&p);
-                let prediction = Prediction {
-                    best,
-                    probability,
-                    answer: (probability >= self.meta.unknown_below).then_some(best),
-                };
-                (prediction, p)
+                (self.decide(&p, self.meta.unknown_below), p)
             })
             .collect())
     }
@@ -417,6 +446,36 @@ impl LinearHead {
     }
 }
 
+/// The answer for calibrated `probabilities` of a head whose out-of-scope class (if any) is `out_of_scope`.
+pub fn decide(
+    probabilities: &[f32],
+    out_of_scope: Option<usize>,
+    unknown_below: f32,
+) -> Prediction {
+    let (top, _) = argmax(probabilities);
+    let (best, probability) = match out_of_scope {
+        Some(oos) => probabilities
+            .iter()
+            .enumerate()
+            .filter(|&(i, _)| i != oos)
+            .fold((0, f32::NEG_INFINITY), |(bi, bp), (i, &p)| {
+                if p > bp {
+                    (i, p)
+                } else {
+                    (bi, bp)
+                }
+            }),
+        None => (top, probabilities.get(top).copied().unwrap_or(0.0)),
+    };
+    let out_of_scope = Some(top) == out_of_scope;
+    Prediction {
+        best,
+        probability,
+        out_of_scope,
+        answer: (!out_of_scope && probability >= unknown_below).then_some(best),
+    }
+}
+
 /// `softmax(logits / temperature)`, computed stably.
 pub fn softmax(logits: &[f32], temperature: f32) -> Vec<f32> {
     let max = logits.iter().copied().fold(f32::NEG_INFINITY, f32::max);
@@ -447,4 +506,36 @@ pub(crate) fn temporary(path: &Path) -> PathBuf {
     let mut name = path.as_os_str().to_owned();
     name.push(format!(".{}.tmp", std::process::id()));
     PathBuf::from(name)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn without_an_out_of_scope_class_the_most_probable_label_answers_above_the_threshold() {
+        let p = [0.1, 0.7, 0.2];
+        let answer = decide(&p, None, 0.5);
+        assert_eq!((answer.best, answer.probability), (1, 0.7));
+        assert_eq!(answer.answer, Some(1));
+        assert!(!answer.out_of_scope);
+        assert_eq!(decide(&p, None, 0.8).answer, None);
+    }
+
+    #[test]
+    fn a_winning_out_of_scope_class_means_unknown_at_any_threshold() {
+        // Class 2 is out of scope and most probable: unknown, with the best in-scope label kept for ranking.
+        let answer = decide(&[0.3, 0.1, 0.6], Some(2), f32::NEG_INFINITY);
+        assert!(answer.out_of_scope);
+        assert_eq!((answer.best, answer.probability), (0, 0.3));
+        assert_eq!(answer.answer, None);
+        // It loses: the best in-scope label is judged by its own probability.
+        let answer = decide(&[0.5, 0.1, 0.4], Some(2), 0.45);
+        assert!(!answer.out_of_scope);
+        assert_eq!(answer.answer, Some(0));
+        assert_eq!(decide(&[0.5, 0.1, 0.4], Some(2), 0.55).answer, None);
+        // The out-of-scope class may come first among the labels.
+        let answer = decide(&[0.2, 0.5, 0.3], Some(0), 0.0);
+        assert_eq!((answer.best, answer.answer), (1, Some(1)));
+    }
 }

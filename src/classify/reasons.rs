@@ -5,7 +5,9 @@
 //! clears its own `unknown` threshold; every other row, and so every reason the head was never trained on, is
 //! decided by zero-shot similarity to the pipeline's anchors, which may still say `unknown`. The
 //! `contact_reason_source` column says which one decided. A head's labels must all be contact reasons of the
-//! pipeline, so that both speak of the same reasons.
+//! pipeline, so that both speak of the same reasons, except its out-of-scope class: a row the head finds out of
+//! scope is `unknown`, decided by the head, because the head was shown what out of scope looks like and
+//! zero-shot was not.
 
 use std::path::Path;
 
@@ -23,8 +25,8 @@ pub struct ReasonClassifier {
 
 struct TrainedHead {
     head: LinearHead,
-    /// Pipeline reason index of each head label.
-    reason_of_label: Vec<usize>,
+    /// Pipeline reason index of each head label (`None` for its out-of-scope class).
+    reason_of_label: Vec<Option<usize>>,
 }
 
 impl ReasonClassifier {
@@ -44,9 +46,10 @@ impl ReasonClassifier {
         let reasons = zero_shot.reasons();
         let mut reason_of_label = Vec::with_capacity(head.labels().len());
         let mut unknown = Vec::new();
-        for label in head.labels() {
+        for (index, label) in head.labels().iter().enumerate() {
             match reasons.iter().position(|r| r == label) {
-                Some(i) => reason_of_label.push(i),
+                Some(i) => reason_of_label.push(Some(i)),
+                None if head.out_of_scope() == Some(index) => reason_of_label.push(None),
                 None => unknown.push(label.as_str()),
             }
         }
@@ -86,16 +89,23 @@ impl ReasonClassifier {
                 .head
                 .input(head_embeddings.unwrap_or(embeddings), &row_languages)?;
             let predictions = trained.head.predict_with_probabilities(&input)?;
-            for (decision, (prediction, probabilities)) in decisions.iter_mut().zip(predictions) {
-                let Some(label) = prediction.answer else {
+            for (decision, (prediction, mut probabilities)) in decisions.iter_mut().zip(predictions)
+            {
+                if prediction.answer.is_none() && !prediction.out_of_scope {
                     continue;
-                };
+                }
+                // The ranking lists contact reasons only.
+                if let Some(oos) = trained.head.out_of_scope() {
+                    probabilities[oos] = f32::NEG_INFINITY;
+                }
                 *decision = Decision {
-                    reason: Some(trained.reason_of_label[label]),
+                    reason: prediction
+                        .answer
+                        .and_then(|label| trained.reason_of_label[label]),
                     score: prediction.probability,
                     top: top_ranked(&probabilities, top_k)
                         .into_iter()
-                        .map(|(i, p)| (trained.reason_of_label[i], p))
+                        .filter_map(|(i, p)| Some((trained.reason_of_label[i]?, p)))
                         .collect(),
                     source: Source::Head,
                 };
