@@ -84,17 +84,7 @@ pub fn classify(
         let temperature = adaptation.map_or(1.0, |a| a.temperature).max(1e-6);
         let leaning: Vec<Vec<f32>> = points
             .par_chunks(dim)
-            .map(|x| {
-                let scores = cosines(x, &centres, dim);
-                let top = scores.iter().copied().fold(f32::NEG_INFINITY, f32::max);
-                let mut weights: Vec<f32> = scores
-                    .iter()
-                    .map(|s| ((s - top) / temperature).exp())
-                    .collect();
-                let sum: f32 = weights.iter().sum();
-                weights.iter_mut().for_each(|w| *w /= sum);
-                weights
-            })
+            .map(|x| super::linear::softmax(&cosines(x, &centres, dim), temperature))
             .collect();
         // Summed in row order on one thread, so the result does not depend on the thread count.
         let mut sums = vec![0f32; centres.len()];

@@ -452,20 +452,14 @@ pub fn decide(
     out_of_scope: Option<usize>,
     unknown_below: f32,
 ) -> Prediction {
-    let (top, _) = argmax(probabilities);
+    let (top, top_probability) = argmax(probabilities);
     let (best, probability) = match out_of_scope {
-        Some(oos) => probabilities
-            .iter()
-            .enumerate()
-            .filter(|&(i, _)| i != oos)
-            .fold((0, f32::NEG_INFINITY), |(bi, bp), (i, &p)| {
-                if p > bp {
-                    (i, p)
-                } else {
-                    (bi, bp)
-                }
-            }),
-        None => (top, probabilities.get(top).copied().unwrap_or(0.0)),
+        Some(oos) => {
+            let mut in_scope = probabilities.to_vec();
+            in_scope[oos] = f32::NEG_INFINITY;
+            argmax(&in_scope)
+        }
+        None => (top, top_probability),
     };
     let out_of_scope = Some(top) == out_of_scope;
     Prediction {
