@@ -122,6 +122,20 @@ fn exit_codes_tell_usage_input_and_pipeline_errors_apart() {
 
     let ok = touchpoint_ok(&["pipeline", "check", "pipelines/default.toml"]);
     assert!(String::from_utf8_lossy(&ok.stdout).contains("42 contact reasons"));
+    // Label names with nothing in scope: an input error naming the file, not a panic.
+    let all_oos = dir.path().join("all_oos.csv");
+    std::fs::write(&all_oos, "text,label\nhello,oos\nbye,oos\n").unwrap();
+    let names = touchpoint(&[
+        "eval",
+        "--data",
+        all_oos.to_str().unwrap(),
+        "--label-names",
+        "--oos-label",
+        "oos",
+    ]);
+    assert_eq!(names.status.code(), Some(3));
+    assert!(String::from_utf8_lossy(&names.stderr).contains("all_oos.csv"));
+
     let webshop = touchpoint_ok(&["pipeline", "check", "pipelines/webshop.toml"]);
     assert!(String::from_utf8_lossy(&webshop.stdout).contains("27 contact reasons"));
 

@@ -124,12 +124,6 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             )
         }
         Classifier::LabelNames { template, adapt } => {
-            let spec = match &request.model {
-                Some(m) => m.clone(),
-                None => store::default_model_name()?,
-            };
-            let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
-            let encoder = Encoder::load(location, request.precision, None)?;
             // The out-of-scope label names no topic, so it is not a phrase to be near.
             let labels: Vec<String> = data
                 .labels
@@ -139,6 +133,18 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 .collect::<std::collections::BTreeSet<_>>()
                 .into_iter()
                 .collect();
+            if labels.is_empty() {
+                return Err(crate::error::Error::input(
+                    crate::error::Location::file(&request.data),
+                    "--label-names: the file has no in-scope labels to classify into",
+                ));
+            }
+            let spec = match &request.model {
+                Some(m) => m.clone(),
+                None => store::default_model_name()?,
+            };
+            let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
+            let encoder = Encoder::load(location, request.precision, None)?;
             let phrases: Vec<String> = labels
                 .iter()
                 .map(|l| label_names::phrase(l, template))

@@ -80,8 +80,9 @@ pub fn classify(
     let seeds = centred(phrases);
     let points = centred(texts);
     let mut centres = seeds.clone();
-    for _ in 0..adaptation.map_or(0, |a| a.rounds) {
-        let temperature = adaptation.map_or(1.0, |a| a.temperature).max(1e-6);
+    let (rounds, temperature) =
+        adaptation.map_or((0, 1.0), |a| (a.rounds, a.temperature.max(1e-6)));
+    for _ in 0..rounds {
         let leaning: Vec<Vec<f32>> = points
             .par_chunks(dim)
             .map(|x| super::linear::softmax(&cosines(x, &centres, dim), temperature))
