@@ -6,6 +6,7 @@ use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use touchpoint::model::bert::mean_pool_normalized;
 use touchpoint::model::encoder::length_batches;
+use touchpoint::model::int8::Int8Matrix;
 use touchpoint::model::kernels::{self, AddNormParams, AttentionParams};
 
 const HIDDEN: usize = 384;
@@ -30,6 +31,21 @@ fn projections(c: &mut Criterion) {
         let w = random(&[d_out, d_in]);
         group.throughput(Throughput::Elements((2 * rows * d_in * d_out) as u64));
         group.bench_function(name, |b| b.iter(|| x.matmul(&w.t().unwrap()).unwrap()));
+        // The same product with 8-bit weights and activations (`--precision int8`), on the CPU's VNNI
+        // instructions where it has them, and on the portable integer code every CPU runs.
+        let int8 = Int8Matrix::quantize(&w).expect("quantize");
+        let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
+        let label = if Int8Matrix::accelerated() {
+            "int8_vnni"
+        } else {
+            "int8"
+        };
+        group.bench_function(format!("{name}_{label}"), |b| {
+            b.iter(|| int8.multiply(&xs).unwrap())
+        });
+        group.bench_function(format!("{name}_int8_portable"), |b| {
+            b.iter(|| int8.multiply_portable(&xs).unwrap())
+        });
     }
     group.finish();
 }

@@ -96,7 +96,7 @@ pub fn run(
         results.push(BenchResult {
             workload: workload.name.clone(),
             model: encoder.location().id.clone(),
-            precision: format!("{precision:?}").to_lowercase(),
+            precision: precision.name().to_string(),
             threads: rayon::current_num_threads(),
             texts: texts.len(),
             real_tokens: real,
@@ -166,7 +166,7 @@ pub fn run_enrich(
             scratch.join(format!("{}-out", workload.name)),
         );
         options.model = model.clone();
-        options.precision = precision;
+        options.precision = Some(precision);
         options.token_budget = token_budget;
         options.offline = offline;
         reset_peak_rss();
@@ -178,7 +178,7 @@ pub fn run_enrich(
         results.push(EnrichBenchResult {
             workload: workload.name.clone(),
             model: summary.model.clone(),
-            precision: format!("{precision:?}").to_lowercase(),
+            precision: precision.name().to_string(),
             threads: rayon::current_num_threads(),
             rows: summary.rows_written,
             seconds,

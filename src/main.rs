@@ -262,9 +262,13 @@ struct ModelOptions {
     /// Never download: use only installed models and the Hugging Face cache.
     #[arg(long, env = "TOUCHPOINT_OFFLINE")]
     offline: bool,
-    /// Multiply 4-bit weights as stored (QMatMul) instead of expanding them to f32 at load: less memory,
-    /// slightly less exact, and today slower than f32 on CPU (see BENCHMARKS.md).
-    #[arg(long)]
+    /// How the encoder multiplies: f32; int8 (8-bit weights and activations, integer products: fastest
+    /// where the CPU has AVX-512 VNNI); q4 (the 4-bit weights as stored, through candle's QMatMul: least
+    /// memory, slowest). Overrides the pipeline's `[model] precision` (f32 when neither says).
+    #[arg(long, value_parser = parse_precision)]
+    precision: Option<Precision>,
+    /// The same as `--precision q4`.
+    #[arg(long, conflicts_with = "precision")]
     quantized: bool,
     /// Padded tokens per forward pass; texts are sorted by length and batched up to this budget.
     #[arg(long, default_value_t = runner::DEFAULT_TOKEN_BUDGET)]
@@ -489,11 +493,16 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
-fn precision(options: &ModelOptions) -> Precision {
+fn parse_precision(name: &str) -> std::result::Result<Precision, String> {
+    Precision::parse(name).ok_or_else(|| format!("'{name}' is not one of f32, int8, q4"))
+}
+
+/// The precision the command line asks for, if it asks.
+fn precision(options: &ModelOptions) -> Option<Precision> {
     if options.quantized {
-        Precision::Quantized
+        Some(Precision::Quantized)
     } else {
-        Precision::F32
+        options.precision
     }
 }
 
@@ -640,7 +649,7 @@ fn bench_command(args: BenchArgs) -> Result<()> {
     let results = bench::run(
         &workloads,
         &model,
-        precision(&args.model),
+        precision(&args.model).unwrap_or_default(),
         args.model.token_budget.max(1),
         args.model.offline,
     )?;
@@ -651,7 +660,7 @@ fn bench_command(args: BenchArgs) -> Result<()> {
             &workloads,
             &args.pipeline,
             args.model.model.clone(),
-            precision(&args.model),
+            precision(&args.model).unwrap_or_default(),
             args.model.token_budget.max(1),
             args.model.offline,
         )?

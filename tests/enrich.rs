@@ -121,10 +121,60 @@ fn enriches_the_shipped_sample() {
         "1571fc9827503943b6bb2e2c03c071f70a14f6e8ffc673946a1f7abbbfbb782f"
     );
     assert_eq!(metadata["touchpoint.pipeline_sha256"], pipeline.hash);
+    assert_eq!(metadata["touchpoint.model_precision"], "f32");
     assert!(
         metadata.contains_key("touchpoint.version")
             && metadata.contains_key("touchpoint.run_started")
     );
+}
+
+/// `precision = "int8"` in the pipeline runs the encoder on 8-bit integer products: the same rows come out, with
+/// the same contact reasons and sentiments but for the odd borderline row, and the file says how it was made.
+#[test]
+fn an_int8_pipeline_agrees_with_f32_on_the_sample() {
+    let input = root().join("testdata/interactions.csv");
+    let dir = tempfile::tempdir().unwrap();
+    let text = fs::read_to_string(root().join("pipelines/default.toml")).unwrap();
+    assert!(text.contains("max_tokens = 512\n"));
+    let int8_pipeline = dir.path().join("int8.toml");
+    fs::write(
+        &int8_pipeline,
+        text.replace(
+            "max_tokens = 512\n",
+            "max_tokens = 512\nprecision = \"int8\"\n",
+        ),
+    )
+    .unwrap();
+    let run = |pipeline: &Path, out: &Path| {
+        let mut options = options(&[&input], out);
+        options.pipeline = pipeline.to_path_buf();
+        enrich(&options).expect("enrich");
+        read_parquet(&out.join("interactions.parquet")).unwrap()
+    };
+    let f32_out = dir.path().join("f32");
+    let int8_out = dir.path().join("int8");
+    let reference = run(&root().join("pipelines/default.toml"), &f32_out);
+    let int8 = run(&int8_pipeline, &int8_out);
+    assert_eq!(rows(&int8), rows(&reference));
+    for column in [schema::CONTACT_REASON, schema::SENTIMENT] {
+        let (a, b) = (strings(&reference, column), strings(&int8, column));
+        let same = a.iter().zip(&b).filter(|(x, y)| x == y).count();
+        eprintln!(
+            "{column}: int8 agrees with f32 on {same} of {} rows",
+            a.len()
+        );
+        assert!(
+            same as f64 >= 0.9 * a.len() as f64,
+            "{column}: {same} of {}",
+            a.len()
+        );
+    }
+    let metadata: std::collections::HashMap<String, String> =
+        file_metadata(&int8_out.join("interactions.parquet"))
+            .unwrap()
+            .into_iter()
+            .collect();
+    assert_eq!(metadata["touchpoint.model_precision"], "int8");
 }
 
 #[test]

@@ -33,7 +33,8 @@ fn cosine(a: &[f32], b: &[f32]) -> f32 {
     dot / (na * nb)
 }
 
-fn check(precision: Precision) {
+/// Every reference text, alone and batched, must come out within `min_cosine` of the reference vector.
+fn check(precision: Precision, min_cosine: f32) {
     let location =
         store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).expect("model");
     let encoder = Encoder::load(location, precision, None).expect("load");
@@ -43,7 +44,7 @@ fn check(precision: Precision) {
         // One at a time.
         let single = encoder.embed(&[r.text.as_str()], &r.prefix, 4096).unwrap();
         let c = cosine(single.row(0), &r.embedding);
-        assert!(c >= 0.999, "{precision:?} '{}': cosine {c}", r.text);
+        assert!(c >= min_cosine, "{precision:?} '{}': cosine {c}", r.text);
     }
     // Per prefix, all texts in one call: batching and padding must not change a vector.
     for prefix in ["query: ", "passage: "] {
@@ -56,17 +57,28 @@ fn check(precision: Precision) {
         let batch = encoder.embed(&texts, prefix, 4096).unwrap();
         for (i, r) in group.iter().enumerate() {
             let c = cosine(batch.row(i), &r.embedding);
-            assert!(c >= 0.999, "{precision:?} batched '{}': cosine {c}", r.text);
+            assert!(
+                c >= min_cosine,
+                "{precision:?} batched '{}': cosine {c}",
+                r.text
+            );
         }
     }
 }
 
 #[test]
 fn f32_path_reproduces_reference_embeddings() {
-    check(Precision::F32);
+    check(Precision::F32, 0.999);
 }
 
 #[test]
 fn quantized_path_reproduces_reference_embeddings() {
-    check(Precision::Quantized);
+    check(Precision::Quantized, 0.999);
+}
+
+#[test]
+fn int8_path_stays_close_to_reference_embeddings() {
+    // Two roundings per product (weights and activations to 8 bits) move a vector slightly; what that
+    // costs in accuracy is measured by `touchpoint eval` (EVALUATION.md).
+    check(Precision::Int8, 0.99);
 }

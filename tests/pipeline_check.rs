@@ -4,6 +4,7 @@
 use std::path::Path;
 
 use sha2::{Digest, Sha256};
+use touchpoint::model::Precision;
 use touchpoint::pipeline::{Diagnostic, Pipeline, LIFECYCLE_PHASES};
 use touchpoint::Error;
 
@@ -110,6 +111,7 @@ fn small_pipeline_loads_with_its_values() {
     assert_eq!(pipeline.model.encoder, "multilingual-e5-small");
     assert_eq!(pipeline.model.query_prefix, "query: ");
     assert_eq!(pipeline.model.max_tokens, 512);
+    assert_eq!(pipeline.model.precision, Precision::F32);
     assert_eq!(pipeline.classify.unknown_below, 0.8);
     assert_eq!(pipeline.classify.top_k, 3);
 
@@ -177,13 +179,14 @@ fn optional_settings_override_the_defaults() {
     let text = with(REASON)
         .replace(
             "encoder = \"multilingual-e5-small\"",
-            "encoder = \"hf:owner/name\"\nquery_prefix = \"\"\nmax_tokens = 256",
+            "encoder = \"hf:owner/name\"\nquery_prefix = \"\"\nmax_tokens = 256\nprecision = \"int8\"",
         )
         .replace("unknown_below = 0.5", "unknown_below = -1\ntop_k = 5");
     let pipeline = parse(&text).unwrap();
     assert_eq!(pipeline.model.encoder, "hf:owner/name");
     assert_eq!(pipeline.model.query_prefix, "");
     assert_eq!(pipeline.model.max_tokens, 256);
+    assert_eq!(pipeline.model.precision, Precision::Int8);
     assert_eq!(pipeline.classify.unknown_below, -1.0);
     assert_eq!(pipeline.classify.top_k, 5);
     assert!(pipeline.input.columns.is_empty());
@@ -382,6 +385,19 @@ fn max_tokens_must_be_positive() {
         "encoder = \"multilingual-e5-small\"\nmax_tokens = 0",
     );
     assert_only_problem(&text, 7, "[model]: max_tokens must be at least 1");
+}
+
+#[test]
+fn precision_must_be_one_the_encoder_has() {
+    let text = with(REASON).replace(
+        "encoder = \"multilingual-e5-small\"",
+        "encoder = \"multilingual-e5-small\"\nprecision = \"fp16\"",
+    );
+    assert_only_problem(
+        &text,
+        7,
+        "[model]: precision must be \"f32\", \"int8\" or \"q4\", not \"fp16\"",
+    );
 }
 
 #[test]

@@ -80,7 +80,7 @@ fn the_shipped_head_reproduces_its_recorded_accuracy() {
                 classifier: Classifier::Head(head_dir.clone()),
                 model: None,
                 offline: false,
-                precision: Precision::F32,
+                precision: Some(Precision::F32),
                 token_budget: 1024,
                 cache_dir: Some(touchpoint::classify::cache::default_dir()),
                 oos_label: None,

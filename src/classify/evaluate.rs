@@ -46,7 +46,8 @@ pub struct EvalRequest {
     /// Overrides a pipeline's model (a head always uses its own).
     pub model: Option<String>,
     pub offline: bool,
-    pub precision: Precision,
+    /// `None`: the pipeline's precision, else f32.
+    pub precision: Option<Precision>,
     pub token_budget: usize,
     pub cache_dir: Option<PathBuf>,
     pub oos_label: Option<String>,
@@ -85,7 +86,8 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             let head = LinearHead::load(dir)?;
             let meta = head.meta();
             let location = head.encoder_location(dir, request.offline)?;
-            let encoder = Encoder::load(location, request.precision, Some(meta.model.max_tokens))?;
+            let precision = request.precision.unwrap_or_default();
+            let encoder = Encoder::load(location, precision, Some(meta.model.max_tokens))?;
             let embeddings = cache::embed_cached(
                 &encoder,
                 &texts,
@@ -108,8 +110,8 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 .clone()
                 .unwrap_or_else(|| pipeline.model.encoder.clone());
             let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
-            let encoder =
-                Encoder::load(location, request.precision, Some(pipeline.model.max_tokens))?;
+            let precision = request.precision.unwrap_or(pipeline.model.precision);
+            let encoder = Encoder::load(location, precision, Some(pipeline.model.max_tokens))?;
             let zero_shot = ZeroShot::build(&pipeline, &encoder, cache_dir, budget)?;
             let embeddings = cache::embed_cached(
                 &encoder,
@@ -144,7 +146,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 None => store::default_model_name()?,
             };
             let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
-            let encoder = Encoder::load(location, request.precision, None)?;
+            let encoder = Encoder::load(location, request.precision.unwrap_or_default(), None)?;
             let phrases: Vec<String> = labels
                 .iter()
                 .map(|l| label_names::phrase(l, template))

@@ -672,7 +672,8 @@ pub struct TrainRequest {
     /// Overrides the pipeline's (or the default) model.
     pub model: Option<String>,
     pub offline: bool,
-    pub precision: Precision,
+    /// `None`: the pipeline's precision, or f32 without a pipeline.
+    pub precision: Option<Precision>,
     pub token_budget: usize,
     /// Embedding cache folder; `None` embeds every time.
     pub cache_dir: Option<PathBuf>,
@@ -725,7 +726,11 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
     };
     let location = store::resolve(&spec, request.offline, &mut |m| log::info!("{m}"))?;
     let max_tokens = pipeline.as_ref().map(|p| p.model.max_tokens);
-    let encoder = Encoder::load(location, request.precision, max_tokens)?;
+    let precision = request
+        .precision
+        .or(pipeline.as_ref().map(|p| p.model.precision))
+        .unwrap_or_default();
+    let encoder = Encoder::load(location, precision, max_tokens)?;
     let prefix = match &pipeline {
         Some(p) => p.model.query_prefix.clone(),
         None => encoder.query_prefix().to_string(),
@@ -883,7 +888,7 @@ fn fine_tune_encoder(
         base_sha256: base.sha256.clone(),
         fine_tuning: report,
     };
-    let tuned_encoder = Encoder::load(location, request.precision, Some(encoder.max_tokens()))?;
+    let tuned_encoder = Encoder::load(location, encoder.precision(), Some(encoder.max_tokens()))?;
     Ok((tuned_encoder, tuned))
 }
 

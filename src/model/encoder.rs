@@ -17,6 +17,7 @@ use tokenizers::Tokenizer;
 
 use super::bert::{mean_pool_packed, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
+use super::int8::Int8Matrix;
 use super::store::{ModelFormat, ModelLocation};
 use crate::error::{Error, IoContext, Result};
 
@@ -50,6 +51,7 @@ pub struct Encoder {
     model: BertModel,
     tokenizer: Tokenizer,
     location: ModelLocation,
+    precision: Precision,
     max_tokens: usize,
     load_time: std::time::Duration,
     /// Nanoseconds spent tokenising and in the model since the last `take_work_time`.
@@ -73,6 +75,12 @@ impl Encoder {
     ) -> Result<Encoder> {
         let started = Instant::now();
         let device = Device::Cpu;
+        if precision == Precision::Int8 && !Int8Matrix::accelerated() {
+            log::warn!(
+                "precision int8: this CPU has no AVX-512 VNNI, so the integer products run on portable code, \
+                 several times slower than f32; choose f32 here"
+            );
+        }
         let (config, weights) = load_weights(&location, &device)?;
         let model = BertModel::load(&weights, &config, precision, &device)?;
         let max_tokens = max_tokens
@@ -84,6 +92,7 @@ impl Encoder {
             model,
             tokenizer,
             location,
+            precision,
             max_tokens,
             load_time: started.elapsed(),
             tokenise_nanos: AtomicU64::new(0),
@@ -93,6 +102,11 @@ impl Encoder {
 
     pub fn location(&self) -> &ModelLocation {
         &self.location
+    }
+
+    /// How the encoder multiplies: embeddings of one precision differ slightly from another's.
+    pub fn precision(&self) -> Precision {
+        self.precision
     }
 
     pub fn config(&self) -> &BertConfig {

@@ -156,14 +156,14 @@ const KEY_STRIP: usize = 16;
 
 /// A pointer that may be shared between threads that write disjoint parts of what it points to.
 #[derive(Clone, Copy)]
-struct SharedOut(*mut f32);
+pub(super) struct SharedOut(pub(super) *mut f32);
 // SAFETY: every task writes a distinct set of elements (see `attention`), nothing reads them concurrently.
 unsafe impl Send for SharedOut {}
 unsafe impl Sync for SharedOut {}
 
 impl SharedOut {
     // A method, not the field, so that closures capture the whole (Sync) wrapper rather than the raw pointer.
-    fn ptr(self) -> *mut f32 {
+    pub(super) fn ptr(self) -> *mut f32 {
         self.0
     }
 }
@@ -636,7 +636,10 @@ fn add_norm_rows(x: &[f32], residual: &[f32], p: &AddNormParams, out: &mut [f32]
 // ---------------------------------------------------------------------------------------------------------------
 // The kernels as candle operations on contiguous f32 tensors.
 
-fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::Result<&'a [f32]> {
+pub(super) fn contiguous_f32<'a>(
+    storage: &'a CpuStorage,
+    layout: &Layout,
+) -> candle_core::Result<&'a [f32]> {
     let all = storage.as_slice::<f32>()?;
     match layout.contiguous_offsets() {
         Some((start, end)) => Ok(&all[start..end]),
@@ -644,7 +647,7 @@ fn contiguous_f32<'a>(storage: &'a CpuStorage, layout: &Layout) -> candle_core::
     }
 }
 
-fn to_candle(e: Error) -> candle_core::Error {
+pub(super) fn to_candle(e: Error) -> candle_core::Error {
     candle_core::Error::Msg(e.to_string())
 }
 

@@ -9,6 +9,7 @@ pub mod bert;
 pub mod classifier;
 pub mod e5s1;
 pub mod encoder;
+pub mod int8;
 pub mod kernels;
 pub mod store;
 pub mod tuning;

@@ -26,6 +26,7 @@ use toml::Spanned;
 use crate::error::{Error, IoContext, Result};
 use crate::journey::calendar::{parse_clock, parse_date, parse_weekday, WEEKDAY_IDS};
 use crate::journey::holidays::{LiberationDay, PublicHoliday};
+use crate::model::Precision;
 use crate::schema;
 
 /// The five lifecycle phases of the Life Cycle Model, in order. A pipeline's `[[phases]]` must define exactly these ids.
@@ -217,6 +218,9 @@ pub struct ModelSection {
     pub encoder: String,
     pub query_prefix: String,
     pub max_tokens: usize,
+    /// How the encoder multiplies (`precision = "f32" | "int8" | "q4"`; f32 when absent). The command
+    /// line's `--precision` overrides it.
+    pub precision: Precision,
 }
 
 #[derive(Debug, Clone)]
@@ -465,6 +469,7 @@ struct RawModel {
     encoder: Spanned<String>,
     query_prefix: Option<String>,
     max_tokens: Option<Spanned<i64>>,
+    precision: Option<Spanned<String>>,
 }
 
 #[derive(Deserialize)]
@@ -1142,6 +1147,17 @@ fn check_model(model: &RawModel, problems: &mut Problems) {
             );
         }
     }
+    if let Some(precision) = &model.precision {
+        if Precision::parse(precision.get_ref()).is_none() {
+            problems.at(
+                &precision.span(),
+                format!(
+                    "[model]: precision must be \"f32\", \"int8\" or \"q4\", not \"{}\"",
+                    precision.get_ref()
+                ),
+            );
+        }
+    }
 }
 
 fn check_sentiment(sentiment: &Spanned<RawSentiment>, problems: &mut Problems) {
@@ -1595,6 +1611,10 @@ impl RawFile {
                     .max_tokens
                     .and_then(|n| usize::try_from(n.into_inner()).ok())
                     .unwrap_or(DEFAULT_MAX_TOKENS),
+                precision: model
+                    .precision
+                    .and_then(|p| Precision::parse(p.get_ref()))
+                    .unwrap_or_default(),
             },
             classify: ClassifySection {
                 unknown_below: *classify.unknown_below.get_ref() as f32,

@@ -52,7 +52,8 @@ pub struct EnrichOptions {
     /// Overrides the pipeline's `[model] encoder`.
     pub model: Option<String>,
     pub offline: bool,
-    pub precision: Precision,
+    /// How the encoder multiplies; `None`: as the pipeline's `[model] precision` says.
+    pub precision: Option<Precision>,
     /// Padded tokens per forward pass.
     pub token_budget: usize,
     /// Rows per ingest batch (the unit of streaming).
@@ -83,7 +84,7 @@ impl EnrichOptions {
             head: None,
             model: None,
             offline: false,
-            precision: Precision::F32,
+            precision: None,
             token_budget: DEFAULT_TOKEN_BUDGET,
             batch_rows: ingest::DEFAULT_BATCH_ROWS,
             column_overrides: Vec::new(),
@@ -176,11 +177,12 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
         .clone()
         .unwrap_or_else(|| pipeline.model.encoder.clone());
     let location = store::resolve(&spec, options.offline, &mut |m| log::info!("{m}"))?;
-    let encoder = Encoder::load(location, options.precision, Some(pipeline.model.max_tokens))?;
+    let precision = options.precision.unwrap_or(pipeline.model.precision);
+    let encoder = Encoder::load(location, precision, Some(pipeline.model.max_tokens))?;
     log::info!(
-        "model {} ({:?}) loaded in {:.2}s",
+        "model {} ({}) loaded in {:.2}s",
         encoder.location().id,
-        options.precision,
+        precision.name(),
         encoder.load_time().as_secs_f64()
     );
     let cache = store::home().join("cache");
@@ -194,7 +196,7 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
                 let location = trained.encoder_location(dir, options.offline)?;
                 head_encoder = Some(Encoder::load(
                     location,
-                    options.precision,
+                    precision,
                     Some(trained.meta().model.max_tokens),
                 )?);
                 log::info!(
@@ -370,7 +372,7 @@ fn load_sentiment(
         }
         SentimentSource::Classifier(spec) => {
             let location = store::resolve(spec, options.offline, &mut |m| log::info!("{m}"))?;
-            let classifier = SequenceClassifier::load(location, options.precision)?;
+            let classifier = SequenceClassifier::load(location, encoder.precision())?;
             SentimentModel::from_classifier(classifier, &section.labels)?
         }
     };
@@ -434,7 +436,7 @@ fn run_metadata(
         ("touchpoint.model_sha256".into(), location.sha256.clone()),
         (
             "touchpoint.model_precision".into(),
-            format!("{:?}", options.precision).to_lowercase(),
+            encoder.precision().name().to_string(),
         ),
         ("touchpoint.pipeline".into(), pipeline.name.clone()),
         ("touchpoint.redacted".into(), options.redact.to_string()),

@@ -105,7 +105,7 @@ pub fn train_request(data: PathBuf, out: PathBuf, cache: PathBuf) -> TrainReques
         pipeline: None,
         model: None,
         offline: false,
-        precision: Precision::F32,
+        precision: Some(Precision::F32),
         token_budget: 1024,
         cache_dir: Some(cache),
         options: TrainOptions {
@@ -125,7 +125,7 @@ pub fn eval_request(data: PathBuf, classifier: Classifier, cache: PathBuf) -> Ev
         classifier,
         model: None,
         offline: false,
-        precision: Precision::F32,
+        precision: Some(Precision::F32),
         token_budget: 1024,
         cache_dir: Some(cache),
         oos_label: None,
