@@ -1,13 +1,15 @@
 //! Micro-benchmarks of the encoder's hot kernels at the shapes multilingual-e5-small runs (hidden 384, FFN 1536,
-//! 12 heads): the dense projections, attention for a short and a long batch, pooling, and batching. Run with
-//! `cargo bench --bench kernels`; end-to-end figures come from `touchpoint bench` (see BENCHMARKS.md).
+//! 12 heads): the dense projections (f32 and int8), attention for a short and a long batch, pooling, batching and
+//! tokenisation. Run with `cargo bench --bench kernels`; end-to-end figures come from `touchpoint bench` (see
+//! BENCHMARKS.md).
 
 use candle_core::{Device, Tensor};
 use criterion::{criterion_group, criterion_main, BenchmarkId, Criterion, Throughput};
 use touchpoint::model::bert::mean_pool_normalized;
 use touchpoint::model::encoder::length_batches;
-use touchpoint::model::int8::Int8Matrix;
+use touchpoint::model::int8::{Int8Kernel, Int8Matrix};
 use touchpoint::model::kernels::{self, AddNormParams, AttentionParams};
+use touchpoint::model::{store, Encoder, Precision};
 
 const HIDDEN: usize = 384;
 const FFN: usize = 1536;
@@ -31,21 +33,15 @@ fn projections(c: &mut Criterion) {
         let w = random(&[d_out, d_in]);
         group.throughput(Throughput::Elements((2 * rows * d_in * d_out) as u64));
         group.bench_function(name, |b| b.iter(|| x.matmul(&w.t().unwrap()).unwrap()));
-        // The same product with 8-bit weights and activations (`--precision int8`), on the CPU's VNNI
-        // instructions where it has them, and on the portable integer code every CPU runs.
+        // The same product with 8-bit weights and activations (`--precision int8`), on every kernel this CPU
+        // can run (AMX, AVX-512 VNNI, portable).
         let int8 = Int8Matrix::quantize(&w).expect("quantize");
         let xs: Vec<f32> = x.flatten_all().unwrap().to_vec1().unwrap();
-        let label = if Int8Matrix::accelerated() {
-            "int8_vnni"
-        } else {
-            "int8"
-        };
-        group.bench_function(format!("{name}_{label}"), |b| {
-            b.iter(|| int8.multiply(&xs).unwrap())
-        });
-        group.bench_function(format!("{name}_int8_portable"), |b| {
-            b.iter(|| int8.multiply_portable(&xs).unwrap())
-        });
+        for kernel in Int8Kernel::available() {
+            group.bench_function(format!("{name}_int8_{}", kernel.name()), |b| {
+                b.iter(|| int8.multiply_with(&xs, kernel).unwrap())
+            });
+        }
     }
     group.finish();
 }
@@ -142,12 +138,46 @@ fn batching(c: &mut Criterion) {
     });
 }
 
+/// Tokenising the shipped sample's 300 interactions (chats, e-mails, transcripts; nl, en, de, fr) with the default
+/// model's tokenizer and `query: ` prefix, as `enrich` does. Needs the model installed (`touchpoint models fetch
+/// multilingual-e5-small`); without it the group is left out.
+fn tokenisation(c: &mut Criterion) {
+    let location = match store::resolve("multilingual-e5-small", true, &mut |_| {}) {
+        Ok(location) => location,
+        Err(e) => {
+            eprintln!("tokenisation benchmark left out: {e}");
+            return;
+        }
+    };
+    let encoder = Encoder::load(location, Precision::F32, None).expect("load the default model");
+    let sample = concat!(env!("CARGO_MANIFEST_DIR"), "/testdata/interactions.csv");
+    let mut reader = csv::Reader::from_path(sample).expect("testdata/interactions.csv");
+    let column = reader
+        .headers()
+        .expect("header")
+        .iter()
+        .position(|h| h == "text")
+        .expect("a text column");
+    let texts: Vec<String> = reader
+        .records()
+        .map(|r| r.expect("record")[column].to_string())
+        .collect();
+    let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
+    let mut group = c.benchmark_group("tokenise");
+    group.throughput(Throughput::Elements(refs.len() as u64));
+    group.bench_function("sample_300_texts", |b| {
+        b.iter(|| encoder.tokenize(&refs, "query: ").unwrap())
+    });
+    group.finish();
+}
+
 criterion_group!(
     benches,
     projections,
     attention,
     row_kernels,
     pooling,
-    batching
+    batching,
+    tokenisation
 );
 criterion_main!(benches);

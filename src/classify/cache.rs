@@ -16,7 +16,7 @@ use std::path::{Path, PathBuf};
 use sha2::{Digest, Sha256};
 
 use crate::error::{IoContext, Result};
-use crate::model::{Embeddings, Encoder, Precision};
+use crate::model::{Embeddings, Encoder};
 
 /// Version 2: long texts are read whole in windows (version 1 cut them at the window).
 const MAGIC: &[u8; 8] = b"TPEMB002";
@@ -37,14 +37,10 @@ pub fn embed_cached(
     };
     let dim = encoder.dim();
     let sha = &encoder.location().sha256;
-    // Each precision computes slightly different vectors, so each has its own file; f32 keeps the old name.
-    let precision = match encoder.precision() {
-        Precision::F32 => String::new(),
-        other => format!("-{}", other.name()),
-    };
     let path = dir.join(format!(
-        "embeddings-{}{precision}.tpemb",
-        &sha[..sha.len().min(16)]
+        "embeddings-{}{}.tpemb",
+        &sha[..sha.len().min(16)],
+        encoder.precision().cache_suffix()
     ));
     let keys: Vec<[u8; KEY_BYTES]> = texts
         .iter()

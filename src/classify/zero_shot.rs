@@ -73,9 +73,10 @@ impl ZeroShot {
         let cache = cache_dir.map(|dir| {
             let model = &encoder.location().sha256;
             let key = format!(
-                "{}-{}",
+                "{}-{}{}",
                 &model[..model.len().min(16)],
-                &pipeline.hash[..pipeline.hash.len().min(16)]
+                &pipeline.hash[..pipeline.hash.len().min(16)],
+                encoder.precision().cache_suffix()
             );
             dir.join(format!("anchors-{key}.f32"))
         });

@@ -151,6 +151,15 @@ impl Precision {
         }
     }
 
+    /// What cache file names carry so that vectors of one precision never stand in for another's (they differ
+    /// slightly): nothing for f32, whose files keep the names they always had; `-int8`, `-q4`.
+    pub fn cache_suffix(self) -> String {
+        match self {
+            Precision::F32 => String::new(),
+            other => format!("-{}", other.name()),
+        }
+    }
+
     /// Reads a name as `name` writes it.
     pub fn parse(name: &str) -> Option<Precision> {
         [Precision::F32, Precision::Quantized, Precision::Int8]

@@ -17,7 +17,7 @@ use tokenizers::Tokenizer;
 
 use super::bert::{mean_pool_packed, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
-use super::int8::Int8Matrix;
+use super::int8::Int8Kernel;
 use super::store::{ModelFormat, ModelLocation};
 use crate::error::{Error, IoContext, Result};
 
@@ -75,11 +75,14 @@ impl Encoder {
     ) -> Result<Encoder> {
         let started = Instant::now();
         let device = Device::Cpu;
-        if precision == Precision::Int8 && !Int8Matrix::accelerated() {
-            log::warn!(
-                "precision int8: this CPU has no AVX-512 VNNI, so the integer products run on portable code, \
-                 several times slower than f32; choose f32 here"
-            );
+        if precision == Precision::Int8 {
+            match Int8Kernel::detect() {
+                Int8Kernel::Portable => log::warn!(
+                    "precision int8: this CPU has neither AMX nor AVX-512 VNNI, so the integer products run \
+                     on portable code, several times slower than f32; choose f32 here"
+                ),
+                kernel => log::info!("precision int8: integer products on {}", kernel.name()),
+            }
         }
         let (config, weights) = load_weights(&location, &device)?;
         let model = BertModel::load(&weights, &config, precision, &device)?;
