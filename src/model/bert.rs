@@ -16,6 +16,7 @@ use candle_core::{DType, Device, Module, Tensor, D};
 
 use super::int8::Int8Matrix;
 use super::kernels::{AddNorm, AddNormParams, Attention, AttentionParams, BiasGelu};
+use rayon::prelude::*;
 use serde::Deserialize;
 
 use crate::error::{Error, Result};
@@ -422,7 +423,9 @@ impl BertModel {
             weights.dense("embeddings.LayerNorm.bias", &[h])?,
             eps,
         );
+        // Layers are expanded (and for int8 quantized) side by side.
         let layers = (0..config.num_hidden_layers)
+            .into_par_iter()
             .map(|i| {
                 let p = format!("encoder.layer.{i}");
                 Ok(Layer {
