@@ -425,6 +425,34 @@ fn sum_tile_portable(
     tile: usize,
     sums: &mut [[i32; PANEL]; TILE_ROWS],
 ) {
+    // Compiled a second time for AVX2, whose 32-bit multiplies and widening loads the baseline lacks (SSE2
+    // has no 32-bit multiply): about 4x faster there.
+    #[cfg(target_arch = "x86_64")]
+    if std::arch::is_x86_feature_detected!("avx2") {
+        #[target_feature(enable = "avx2")]
+        unsafe fn avx2(
+            activations: &[u8],
+            k_padded: usize,
+            weights: &[i8],
+            tile: usize,
+            sums: &mut [[i32; PANEL]; TILE_ROWS],
+        ) {
+            sum_tile_generic(activations, k_padded, weights, tile, sums)
+        }
+        // SAFETY: the CPU has AVX2 (checked just above).
+        return unsafe { avx2(activations, k_padded, weights, tile, sums) };
+    }
+    sum_tile_generic(activations, k_padded, weights, tile, sums)
+}
+
+#[inline(always)]
+fn sum_tile_generic(
+    activations: &[u8],
+    k_padded: usize,
+    weights: &[i8],
+    tile: usize,
+    sums: &mut [[i32; PANEL]; TILE_ROWS],
+) {
     for (row, sums) in activations
         .chunks_exact(k_padded)
         .zip(sums.iter_mut())
@@ -435,8 +463,17 @@ fn sum_tile_portable(
             .chunks_exact(QUAD)
             .zip(weights.chunks_exact(PANEL * QUAD))
         {
+            let a = [
+                quad[0] as i32,
+                quad[1] as i32,
+                quad[2] as i32,
+                quad[3] as i32,
+            ];
             for (sum, w) in sums.iter_mut().zip(block.chunks_exact(QUAD)) {
-                *sum += (0..QUAD).map(|b| quad[b] as i32 * w[b] as i32).sum::<i32>();
+                *sum += a[0] * w[0] as i32
+                    + a[1] * w[1] as i32
+                    + a[2] * w[2] as i32
+                    + a[3] * w[3] as i32;
             }
         }
     }
