@@ -3,10 +3,11 @@
 //!
 //! Contract: `embed_cached` returns exactly what `Encoder::embed` would for the texts (same vectors, input
 //! order), except that `n_tokens` and `n_chunks` are 0 for rows served from the cache. One file per
-//! model and precision (`embeddings-<model sha256 prefix>[-int8|-q4].tpemb` in the cache folder) holds fixed-size records of
-//! `sha256(max_tokens, prefix, text)` and the vector, so a different prefix or window never hits another's
-//! entries. New rows are appended in one write; a torn or foreign file is ignored (the texts are embedded
-//! again), and a cache that cannot be written only costs time. Nothing here is needed for correctness.
+//! model and precision (`embeddings-<model sha256 prefix>[-int8|-q4].tpemb` in the cache folder) holds
+//! fixed-size records of `sha256(max_tokens, prefix, text)` and the vector, so a different prefix or window
+//! never hits another's entries. New rows are appended in one write; a torn or foreign file is ignored (the
+//! texts are embedded again), and a cache that cannot be written only costs time. Nothing here is needed for
+//! correctness.
 
 use std::collections::HashMap;
 use std::fs::{self, OpenOptions};

@@ -84,7 +84,8 @@ impl Encoder {
                 kernel => log::info!("precision int8: integer products on {}", kernel.name()),
             }
         }
-        // Parsing the tokenizer (a 250,000-piece vocabulary) takes as long as preparing the weights: side by side.
+        // Parsing the tokenizer (a 250,000-piece vocabulary) is most of the load time: it runs beside preparing
+        // the weights.
         let (model, tokenizer) = rayon::join(
             || -> Result<(BertConfig, BertModel)> {
                 let (config, weights) = load_weights(&location, &device)?;

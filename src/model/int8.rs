@@ -22,7 +22,7 @@ use std::sync::OnceLock;
 use candle_core::{CpuStorage, CustomOp1, Layout, Shape, Tensor};
 use rayon::prelude::*;
 
-use super::kernels::{contiguous_f32, to_candle, SharedOut};
+use super::kernels::{apply1, contiguous_f32, to_candle, SharedOut};
 use crate::error::{Error, Result};
 
 /// Output rows per panel: four AVX-512 registers of 16 i32 sums.
@@ -197,7 +197,7 @@ impl Int8Matrix {
 
     /// `x · wᵀ` for a `[m, k]` tensor: `[m, n]`.
     pub fn forward(&self, x: &Tensor) -> Result<Tensor> {
-        Ok(x.contiguous()?.apply_op1_no_bwd(self)?)
+        apply1(x, self)
     }
 
     /// `x · wᵀ` for `x` row-major `[m, k]`: row-major `[m, n]`.
@@ -787,20 +787,7 @@ impl CustomOp1 for Int8Matrix {
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
-        let mut state = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..n)
-            .map(|_| {
-                state = state
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((state >> 40) as f32 / (1u64 << 24) as f32 * 2.0 - 1.0) * amp
-            })
-            .collect()
-    }
+    use crate::model::kernels::tests::noise;
 
     fn reference(x: &[f32], w: &[f32], k: usize) -> Vec<f32> {
         x.chunks_exact(k)

@@ -720,11 +720,11 @@ pub fn apply1(x: &Tensor, op: &impl CustomOp1) -> Result<Tensor> {
 }
 
 #[cfg(test)]
-mod tests {
+pub(super) mod tests {
     use super::*;
 
     /// A deterministic pseudo-random sequence in [-amp, amp].
-    fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
+    pub(in crate::model) fn noise(n: usize, seed: u64, amp: f32) -> Vec<f32> {
         let mut s = seed
             .wrapping_mul(6364136223846793005)
             .wrapping_add(1442695040888963407);
