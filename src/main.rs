@@ -263,7 +263,7 @@ struct ModelOptions {
     #[arg(long, env = "TOUCHPOINT_OFFLINE")]
     offline: bool,
     /// How the encoder multiplies: f32; int8 (8-bit weights and activations, integer products: fastest
-    /// where the CPU has AVX-512 VNNI); q4 (the 4-bit weights as stored, through candle's QMatMul: least
+    /// where the CPU has AMX or AVX-512 VNNI); q4 (the 4-bit weights as stored, through candle's QMatMul: least
     /// memory, slowest). Overrides the pipeline's `[model] precision` (f32 when neither says).
     #[arg(long, value_parser = parse_precision)]
     precision: Option<Precision>,

@@ -138,7 +138,7 @@ pub enum Precision {
     /// Keep 4-bit matrices as they are stored and multiply through `QMatMul`.
     Quantized,
     /// Weights as per-row i8 codes, activations quantized to u8 per row on the fly, integer products
-    /// (`int8::Int8Matrix`; fast where the CPU has AVX-512 VNNI).
+    /// (`int8::Int8Matrix`; fast where the CPU has AMX or AVX-512 VNNI).
     Int8,
 }
 
