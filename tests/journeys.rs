@@ -1445,6 +1445,33 @@ fn a_damaged_state_file_fails_with_its_line() {
 }
 
 #[test]
+fn a_state_file_without_its_closing_line_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join(state::STATE_FILE);
+    let header = "{\"format\":\"touchpoint-journey-state\",\"version\":2,\"horizon\":0,\"written_by\":\"t\",\"written_at\":\"t\"}\n";
+    let customer = "{\"customer_id\":\"c1\",\"last_at\":0}\n";
+    fs::write(&file, format!("{header}{customer}")).unwrap();
+    let message = state::load(dir.path()).unwrap_err().to_string();
+    assert!(message.contains("closing line"), "{message}");
+    fs::write(
+        &file,
+        format!("{header}{customer}{{\"end\":true,\"customers\":2}}\n"),
+    )
+    .unwrap();
+    let message = state::load(dir.path()).unwrap_err().to_string();
+    assert!(
+        message.contains("row 3") && message.contains("truncated"),
+        "{message}"
+    );
+    fs::write(
+        &file,
+        format!("{header}{customer}{{\"end\":true,\"customers\":1}}\n"),
+    )
+    .unwrap();
+    assert_eq!(state::load(dir.path()).unwrap().customers.len(), 1);
+}
+
+#[test]
 fn priorities_rank_by_weighted_measures_and_skip_unknown() {
     let pipeline = pipeline();
     let dir = tempfile::tempdir().unwrap();
@@ -1879,4 +1906,86 @@ fn journey_pass_on_a_million_interactions() {
         summary.closed_journeys
     );
     assert_eq!(summary.linked_rows as usize, generated);
+}
+
+/// The journey pass alone over the interactions an `enrich` run wrote (`TOUCHPOINT_ENRICHED`, its journey
+/// columns dropped first) with the pipeline it ran (`TOUCHPOINT_PIPELINE`), keeping state when
+/// `TOUCHPOINT_STATE` names a folder. Run with `/usr/bin/time -v`; see BENCHMARKS.md ("1,000,000 generated
+/// interactions").
+#[test]
+#[ignore = "a measurement over a file you name; run by hand"]
+fn journey_pass_over_an_enrich_output() {
+    let (Ok(enriched), Ok(pipeline)) = (
+        std::env::var("TOUCHPOINT_ENRICHED"),
+        std::env::var("TOUCHPOINT_PIPELINE"),
+    ) else {
+        panic!("set TOUCHPOINT_ENRICHED (an enrich output's interactions.parquet) and TOUCHPOINT_PIPELINE");
+    };
+    let pipeline = Pipeline::load(Path::new(&pipeline)).unwrap();
+    let state_folder = std::env::var("TOUCHPOINT_STATE").ok().map(PathBuf::from);
+    let dir = tempfile::tempdir().unwrap();
+
+    let journey_columns: BTreeSet<String> = schema::journey_fields()
+        .iter()
+        .chain(schema::score_fields().iter())
+        .map(|f| f.name().clone())
+        .collect();
+    let all = touchpoint::output::ParquetBatches::open(Path::new(&enriched), None, 1).unwrap();
+    let keep: Vec<String> = all
+        .schema()
+        .fields()
+        .iter()
+        .map(|f| f.name().clone())
+        .filter(|name| !journey_columns.contains(name))
+        .collect();
+    drop(all);
+    let keep: Vec<&str> = keep.iter().map(String::as_str).collect();
+    let input = dir.path().join("enriched.parquet");
+    let mut sink = None;
+    for batch in touchpoint::output::ParquetBatches::open(
+        Path::new(&enriched),
+        Some(&keep),
+        touchpoint::ingest::DEFAULT_BATCH_ROWS,
+    )
+    .unwrap()
+    {
+        let batch = batch.unwrap();
+        sink.get_or_insert_with(|| ParquetSink::create(&input, batch.schema(), vec![]).unwrap())
+            .write(&batch)
+            .unwrap();
+    }
+    commit(vec![sink.unwrap().finish().unwrap()], &[]).unwrap();
+
+    let started = std::time::Instant::now();
+    let out = dir.path().join("out");
+    let previous = match &state_folder {
+        Some(folder) => state::load(folder).unwrap(),
+        None => SavedState::default(),
+    };
+    let linked = link_run(LinkRequest {
+        pipeline: &pipeline,
+        enriched: &input,
+        interactions: &out.join("interactions.parquet"),
+        out: &out,
+        metadata: vec![],
+        scores: None,
+        previous,
+        state_folder: state_folder.as_deref(),
+        batch_rows: touchpoint::ingest::DEFAULT_BATCH_ROWS,
+        partition_rows: journey::DEFAULT_PARTITION_ROWS,
+    })
+    .expect("journey pass");
+    let summary = linked.summary.clone();
+    let mut staged = vec![linked.interactions];
+    staged.extend(linked.outputs);
+    staged.extend(linked.state);
+    commit(staged, &[]).unwrap();
+    eprintln!(
+        "journey pass: {} rows in {:.1}s, {} partitions, {} journeys open, {} closed",
+        summary.linked_rows,
+        started.elapsed().as_secs_f64(),
+        summary.partitions,
+        summary.open_journeys,
+        summary.closed_journeys
+    );
 }

@@ -6,7 +6,8 @@
 //!   customer id (spilled to hidden temporary files when the run has more than `partition_rows` rows); each
 //!   partition is sorted by customer, time and id and linked customer by customer. Then the file is streamed
 //!   once more and the journey columns are put back in its original row order by merging the partitions'
-//!   results, which are sorted by row. Memory is bounded by one partition, one batch and the open journeys.
+//!   results, which are sorted by row. Memory is bounded by one partition, one batch and the previous run's
+//!   saved state; the next state is streamed to its file customer by customer.
 //! - Rows without a customer id or a timestamp are written with null journey columns: they cannot be placed
 //!   in any customer's history.
 //! - Nothing is visible until the caller commits what it returns; the state file must be committed last.
@@ -31,7 +32,7 @@ use super::linker::{CustomerOutcome, CustomerState, JourneyLinker, Link, Touch};
 use super::rollup::{write_lifecycle, JourneysWriter, Lifecycle, Priority};
 use super::scores::SurveyScores;
 use super::sla::SlaPolicy;
-use super::state::{self, SavedState};
+use super::state::{SavedState, StateWriter};
 use super::taxonomy::Taxonomy;
 use crate::error::{Error, Result};
 use crate::output::{ParquetBatches, ParquetSink, Spill, SpillReader, StagedFile};
@@ -158,7 +159,10 @@ pub fn link_run(request: LinkRequest<'_>) -> Result<LinkOutcome> {
             request.metadata.clone(),
             pipeline.linking.activity,
         )?,
-        next_state: Vec::new(),
+        next_state: match request.state_folder {
+            Some(folder) => Some(StateWriter::create(folder, horizon)?),
+            None => None,
+        },
         late: 0,
     };
     let mut previous = request.previous.customers;
@@ -249,8 +253,8 @@ pub fn link_run(request: LinkRequest<'_>) -> Result<LinkOutcome> {
         write_lifecycle(request.out, &lifecycle_batch, request.metadata)?,
     ];
     outputs.extend(sinks.events.finish()?);
-    let state = match request.state_folder {
-        Some(folder) => Some(state::stage(folder, horizon, sinks.next_state)?),
+    let state = match sinks.next_state {
+        Some(writer) => Some(writer.finish()?),
         None => None,
     };
     Ok(LinkOutcome {
@@ -335,7 +339,8 @@ fn link_partition(
 struct Sinks {
     journeys: JourneysWriter,
     events: EventLog,
-    next_state: Vec<CustomerState>,
+    /// Streams the customers a later run needs; `None` when the run keeps no state.
+    next_state: Option<StateWriter>,
     late: u64,
 }
 
@@ -376,8 +381,10 @@ impl Sinks {
         for journey in &state.open {
             self.journeys.write(journey, true)?;
         }
-        if !state.is_spent() {
-            self.next_state.push(state);
+        if let Some(writer) = &mut self.next_state {
+            if !state.is_spent() {
+                writer.add(&state)?;
+            }
         }
         Ok(links)
     }

@@ -2,11 +2,14 @@
 //! all the data had come at once.
 //!
 //! Contract: the state folder holds one file, `journey_state.jsonl`: a header line (format, version, the horizon
-//! = the latest timestamp seen so far) and one line per customer that still matters (open journeys, messages
-//! waiting for a reply, contact reasons within the repeat window). [`load`] reads it (a missing folder or file is
-//! a first run: empty state); a damaged file fails with its line. [`stage`] writes the next state beside it,
-//! committed with the run's outputs, last, so a crash never leaves a state that is ahead of the outputs.
-//! Memory is bounded by the open journeys, not by the interactions ever seen.
+//! = the latest timestamp seen so far), one line per customer that still matters (open journeys, messages
+//! waiting for a reply, contact reasons within the repeat window) and a closing line with the number of
+//! customers, so a truncated file is caught. [`load`] reads it (a missing folder or file is a first run: empty
+//! state; version 1 files, which announced the count in the header, still load); a damaged file fails with its
+//! line. [`StateWriter`] streams the next state beside it as customers are linked, so writing it holds no
+//! customer in memory; it is committed with the run's outputs, last, so a crash never leaves a state that is
+//! ahead of the outputs. Reading holds the saved customers: memory is bounded by the open journeys, not by the
+//! interactions ever seen.
 
 use std::collections::HashMap;
 use std::fs::File;
@@ -21,7 +24,9 @@ use crate::output::{StagedFile, StagedWriter};
 
 pub const STATE_FILE: &str = "journey_state.jsonl";
 const FORMAT: &str = "touchpoint-journey-state";
-const VERSION: u32 = 1;
+const VERSION: u32 = 2;
+/// Version 1 announced the number of customers in the header instead of a closing line.
+const VERSION_COUNT_IN_HEADER: u32 = 1;
 
 #[derive(Serialize, Deserialize)]
 struct Header {
@@ -29,9 +34,19 @@ struct Header {
     version: u32,
     /// The latest interaction timestamp of all runs so far (UTC microseconds).
     horizon: Option<i64>,
-    customers: u64,
+    /// Version 1 only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    customers: Option<u64>,
     written_by: String,
     written_at: String,
+}
+
+/// The last line of a version 2 file.
+#[derive(Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+struct Closing {
+    end: bool,
+    customers: u64,
 }
 
 /// The state a run starts from.
@@ -63,7 +78,9 @@ pub fn load(folder: &Path) -> Result<SavedState> {
         Some(line) => serde_json::from_str(&line.at(&path)?)
             .map_err(|e| damaged(1, format!("not a journey state header: {e}")))?,
     };
-    if header.format != FORMAT || header.version != VERSION {
+    if header.format != FORMAT
+        || !(header.version == VERSION || header.version == VERSION_COUNT_IN_HEADER)
+    {
         return Err(damaged(
             1,
             format!(
@@ -76,11 +93,25 @@ pub fn load(folder: &Path) -> Result<SavedState> {
         horizon: header.horizon,
         customers: HashMap::new(),
     };
+    // (line number, count) of the closing line, for version 2.
+    let mut closing: Option<(u64, u64)> = None;
     for (index, line) in lines.enumerate() {
         let number = index as u64 + 2;
         let line = line.at(&path)?;
         if line.trim().is_empty() {
             continue;
+        }
+        if let Some((closed_at, _)) = closing {
+            return Err(damaged(
+                number,
+                format!("a line after the closing line {closed_at}"),
+            ));
+        }
+        if header.version == VERSION {
+            if let Ok(end) = serde_json::from_str::<Closing>(&line) {
+                closing = Some((number, end.customers));
+                continue;
+            }
         }
         let customer: CustomerState = serde_json::from_str(&line)
             .map_err(|e| damaged(number, format!("not a customer's journey state: {e}")))?;
@@ -88,12 +119,27 @@ pub fn load(folder: &Path) -> Result<SavedState> {
             .customers
             .insert(customer.customer_id.clone(), customer);
     }
-    if state.customers.len() as u64 != header.customers {
+    let (announced, line) = match (header.version, header.customers, closing) {
+        (VERSION_COUNT_IN_HEADER, Some(count), _) => (count, 1),
+        (VERSION, _, Some((line, count))) => (count, line),
+        (VERSION, _, None) => {
+            return Err(damaged(
+                1,
+                "the file ends without its closing line (truncated?)".to_string(),
+            ))
+        }
+        _ => {
+            return Err(damaged(
+                1,
+                "a version 1 header without its customer count".to_string(),
+            ))
+        }
+    };
+    if state.customers.len() as u64 != announced {
         return Err(damaged(
-            1,
+            line,
             format!(
-                "the header announces {} customers, the file has {} (truncated?)",
-                header.customers,
+                "{announced} customers announced, the file has {} (truncated?)",
                 state.customers.len()
             ),
         ));
@@ -101,29 +147,50 @@ pub fn load(folder: &Path) -> Result<SavedState> {
     Ok(state)
 }
 
-/// Writes the next state into `folder`, staged; customers in id order so the file is reproducible.
-pub fn stage(
-    folder: &Path,
-    horizon: Option<i64>,
-    mut customers: Vec<CustomerState>,
-) -> Result<StagedFile> {
-    customers.sort_by(|a, b| a.customer_id.cmp(&b.customer_id));
-    let mut writer = StagedWriter::create(&folder.join(STATE_FILE))?;
-    let path = writer.final_path().to_path_buf();
-    let header = Header {
-        format: FORMAT.to_string(),
-        version: VERSION,
-        horizon,
-        customers: customers.len() as u64,
-        written_by: format!("touchpoint {}", crate::VERSION),
-        written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    };
-    let out = writer.writer();
-    write_line(out, &header, &path)?;
-    for customer in &customers {
-        write_line(out, customer, &path)?;
+/// Writes the next state into a folder, staged, one customer at a time: in the order the run links them, which
+/// is the same for the same input and settings, so the file is reproducible.
+pub struct StateWriter {
+    writer: StagedWriter,
+    customers: u64,
+}
+
+impl StateWriter {
+    /// Opens the staged file and writes the header; `horizon` is the latest timestamp of all runs so far.
+    pub fn create(folder: &Path, horizon: Option<i64>) -> Result<StateWriter> {
+        let mut writer = StagedWriter::create(&folder.join(STATE_FILE))?;
+        let path = writer.final_path().to_path_buf();
+        let header = Header {
+            format: FORMAT.to_string(),
+            version: VERSION,
+            horizon,
+            customers: None,
+            written_by: format!("touchpoint {}", crate::VERSION),
+            written_at: chrono::Utc::now().to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        };
+        write_line(writer.writer(), &header, &path)?;
+        Ok(StateWriter {
+            writer,
+            customers: 0,
+        })
     }
-    writer.finish(customers.len() as u64)
+
+    pub fn add(&mut self, customer: &CustomerState) -> Result<()> {
+        let path = self.writer.final_path().to_path_buf();
+        write_line(self.writer.writer(), customer, &path)?;
+        self.customers += 1;
+        Ok(())
+    }
+
+    /// Writes the closing line and stages the file.
+    pub fn finish(mut self) -> Result<StagedFile> {
+        let path = self.writer.final_path().to_path_buf();
+        let closing = Closing {
+            end: true,
+            customers: self.customers,
+        };
+        write_line(self.writer.writer(), &closing, &path)?;
+        self.writer.finish(self.customers)
+    }
 }
 
 fn write_line(out: &mut impl Write, value: &impl Serialize, path: &Path) -> Result<()> {
