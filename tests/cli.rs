@@ -174,15 +174,35 @@ fn models_list_names_the_packaged_models_and_the_store() {
 fn a_trained_head_decides_where_it_is_confident_and_zero_shot_the_rest() {
     let dir = tempfile::tempdir().unwrap();
     let head = dir.path().join("head");
+    // A customer's interactions stay on one side of the validation split.
     touchpoint_ok(&[
         "train",
         "--data",
         "testdata/interactions.csv",
         "--pipeline",
         "pipelines/default.toml",
+        "--group-column",
+        "customer_id",
         "--out",
         head.to_str().unwrap(),
     ]);
+    let meta = std::fs::read_to_string(head.join("head.json")).unwrap();
+    assert!(meta.contains("\"group_column\": \"customer_id\""), "{meta}");
+    let missing = touchpoint(&[
+        "train",
+        "--data",
+        "testdata/interactions.csv",
+        "--group-column",
+        "conversation",
+        "--out",
+        dir.path().join("never").to_str().unwrap(),
+    ]);
+    assert!(!missing.status.success());
+    let message = String::from_utf8_lossy(&missing.stderr);
+    assert!(
+        message.contains("no group column 'conversation'") && message.contains("interactions.csv"),
+        "{message}"
+    );
 
     let out = dir.path().join("out");
     touchpoint_ok(&[

@@ -23,6 +23,8 @@ pub struct LabelledColumns {
     pub label: String,
     /// Read when present in the file; a missing category column is not an error.
     pub category: String,
+    /// Rows sharing a value here belong together (see `TrainOptions::groups`); the column must exist when named.
+    pub group: Option<String>,
 }
 
 impl Default for LabelledColumns {
@@ -31,6 +33,7 @@ impl Default for LabelledColumns {
             text: schema::TEXT.to_string(),
             label: "label".to_string(),
             category: "category".to_string(),
+            group: None,
         }
     }
 }
@@ -43,6 +46,8 @@ pub struct LabelledData {
     pub labels: Vec<String>,
     /// Per row, when the file has the category column.
     pub categories: Option<Vec<String>>,
+    /// Per row, when a group column was named ("" where it is empty).
+    pub groups: Option<Vec<String>>,
     /// All columns of the accepted rows, in the canonical interaction schema (see `ingest`).
     pub table: RecordBatch,
     /// Rows `ingest` rejected and that are therefore not here.
@@ -56,9 +61,12 @@ impl LabelledData {
         self.texts.retain(|_| *flags.next().unwrap_or(&false));
         let mut flags = keep.iter();
         self.labels.retain(|_| *flags.next().unwrap_or(&false));
-        if let Some(categories) = &mut self.categories {
+        for column in [&mut self.categories, &mut self.groups]
+            .into_iter()
+            .flatten()
+        {
             let mut flags = keep.iter();
-            categories.retain(|_| *flags.next().unwrap_or(&false));
+            column.retain(|_| *flags.next().unwrap_or(&false));
         }
         let mask = arrow_array::BooleanArray::from(keep.to_vec());
         if let Ok(table) = arrow_select::filter::filter_record_batch(&self.table, &mask) {
@@ -87,6 +95,14 @@ impl LabelledData {
             ));
         }
         let has_category = schema.index_of(&columns.category).is_ok();
+        if let Some(group) = &columns.group {
+            if schema.index_of(group).is_err() {
+                return Err(Error::input(
+                    Location::file(path).column(group),
+                    format!("no group column '{group}' (see --group-column)"),
+                ));
+            }
+        }
         let mut batches = Vec::new();
         let mut rejected = 0;
         for batch in reader {
@@ -102,6 +118,10 @@ impl LabelledData {
         } else {
             None
         };
+        let groups = match &columns.group {
+            Some(group) => Some(strings(&table, group, path, true)?),
+            None => None,
+        };
         if rejected > 0 {
             log::warn!(
                 "{}: {rejected} rows rejected by ingest (e.g. empty text) and left out",
@@ -113,6 +133,7 @@ impl LabelledData {
             texts,
             labels,
             categories,
+            groups,
             table,
             rejected,
         })

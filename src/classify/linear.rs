@@ -73,9 +73,26 @@ pub struct TrainingProvenance {
     pub pipeline_sha256: Option<String>,
     pub oos_label: Option<String>,
     pub seed: u64,
-    pub epochs: usize,
-    pub learning_rate: f64,
-    pub weight_decay: f64,
+    /// The L2 penalty kept on validation (`train::TrainOptions::penalties`); absent in heads trained before
+    /// penalised fitting, which were early-stopped AdamW runs (their `epochs`, `learning_rate` and
+    /// `weight_decay` below).
+    /// The column whose rows stayed together in the validation split (`--group-column`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub group_column: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub l2_penalty: Option<f64>,
+    /// Every penalty tried, with its validation accuracy and loss.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub penalties_tried: Vec<crate::classify::train::PenaltyTrial>,
+    /// L-BFGS iterations of the final fit.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub iterations: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub epochs: Option<usize>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub learning_rate: Option<f64>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub weight_decay: Option<f64>,
 }
 
 /// Figures on the held-back validation part, at the chosen threshold unless named otherwise.

@@ -4,7 +4,8 @@
 //! - `label_names`: the cold start from label names alone, adapted to the unlabelled texts.
 //! - `reasons`: a trained head in front of zero-shot, as `enrich` uses them.
 //! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files.
-//! - `train`: fitting a linear head on labelled data; `cache`: embeddings of training texts on disk.
+//! - `train`: fitting a linear head on labelled data (`lbfgs` minimises its loss); `cache`: embeddings of
+//!   training texts on disk.
 //! - `labelled`: labelled data files; `split`: reproducible stratified splits.
 //! - `metrics`: accuracy, macro-F1, per-label and out-of-scope figures; `evaluate`: the `eval` command.
 
@@ -14,6 +15,7 @@ pub mod fine_tune;
 pub mod label_names;
 pub mod labelled;
 pub mod language_centring;
+pub mod lbfgs;
 pub mod linear;
 pub mod metrics;
 pub mod reasons;

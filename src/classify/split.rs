@@ -5,8 +5,10 @@
 //! always give the same split, on every platform (the shuffle uses its own fixed generator, not the
 //! system's). A label with at least two rows keeps at least one row in each part, so a validation or test
 //! part sees every label that can spare a row; a label with one row goes to the first part.
+//! `grouped_split` does the same with groups of rows as the unit (translations of one text, messages of one
+//! conversation), so that no group has rows on both sides.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::fs;
 use std::path::{Path, PathBuf};
 
@@ -48,6 +50,86 @@ pub fn stratified_split<S: AsRef<str>>(labels: &[S], fraction: f64, seed: u64) -
     }
     let (first, second): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&i| in_first[i]);
     Split { first, second }
+}
+
+/// As `stratified_split`, but rows that share a non-empty group go to the same part; each group counts once,
+/// under the label of its first row. Rows with an empty group are groups of their own.
+pub fn grouped_split<S: AsRef<str>, G: AsRef<str>>(
+    labels: &[S],
+    groups: &[G],
+    fraction: f64,
+    seed: u64,
+) -> Split {
+    let members = group_members(labels.len(), Some(groups));
+    let unit_labels: Vec<&str> = members
+        .iter()
+        .map(|rows| labels[rows[0]].as_ref())
+        .collect();
+    let units = stratified_split(&unit_labels, fraction, seed);
+    let mut in_first = vec![false; labels.len()];
+    for unit in units.first {
+        for &i in &members[unit] {
+            in_first[i] = true;
+        }
+    }
+    let (first, second): (Vec<usize>, Vec<usize>) = (0..labels.len()).partition(|&i| in_first[i]);
+    Split { first, second }
+}
+
+/// Each row's fold (0..k) for k-fold cross-validation: each label's rows (or groups) are shuffled with `seed`
+/// and dealt out in turn, so every fold holds about 1/k of every label, and a group's rows share a fold.
+pub fn folds<S: AsRef<str>, G: AsRef<str>>(
+    labels: &[S],
+    groups: Option<&[G]>,
+    k: usize,
+    seed: u64,
+) -> Vec<usize> {
+    let k = k.max(1);
+    let members = group_members(labels.len(), groups);
+    let mut by_label: BTreeMap<&str, Vec<usize>> = BTreeMap::new();
+    for (unit, rows) in members.iter().enumerate() {
+        by_label
+            .entry(labels[rows[0]].as_ref())
+            .or_default()
+            .push(unit);
+    }
+    let mut rng = SplitMix64::new(seed);
+    let mut fold = vec![0; labels.len()];
+    // Carried from label to label, so labels with fewer rows than folds do not all start at fold 0.
+    let mut next = 0;
+    for units in by_label.values_mut() {
+        rng.shuffle(units);
+        for &unit in units.iter() {
+            for &i in &members[unit] {
+                fold[i] = next % k;
+            }
+            next += 1;
+        }
+    }
+    fold
+}
+
+/// Rows grouped by their non-empty group, groups in order of first appearance (so results do not depend on
+/// how group names sort); rows with an empty group, or all rows without groups, stand alone.
+fn group_members<G: AsRef<str>>(rows: usize, groups: Option<&[G]>) -> Vec<Vec<usize>> {
+    let Some(groups) = groups else {
+        return (0..rows).map(|i| vec![i]).collect();
+    };
+    let mut members: Vec<Vec<usize>> = Vec::new();
+    let mut index: HashMap<&str, usize> = HashMap::new();
+    for (i, group) in groups.iter().enumerate().take(rows) {
+        let group = group.as_ref();
+        match index.get(group) {
+            Some(&unit) if !group.is_empty() => members[unit].push(i),
+            _ => {
+                if !group.is_empty() {
+                    index.insert(group, members.len());
+                }
+                members.push(vec![i]);
+            }
+        }
+    }
+    members
 }
 
 /// Writes rows `rows` of `data` to a CSV file at `out` (atomically): the text under its source column name,
@@ -188,5 +270,61 @@ mod tests {
         assert_eq!(count(&split.first, "a"), 58);
         assert_eq!(count(&split.first, "b"), 24);
         assert_eq!(count(&split.first, "lonely"), 1);
+    }
+
+    #[test]
+    fn grouped_split_keeps_each_group_on_one_side() {
+        // 40 reviews in two languages: the same review id twice, in a row.
+        let labels: Vec<&str> = (0..80)
+            .map(|i| if (i / 2) % 3 == 0 { "neg" } else { "pos" })
+            .collect();
+        let groups: Vec<String> = (0..80).map(|i| format!("review-{}", i / 2)).collect();
+        let split = grouped_split(&labels, &groups, 0.8, 7);
+        assert_eq!(split.first.len() + split.second.len(), 80);
+        for pair in 0..40 {
+            let a = split.first.contains(&(2 * pair));
+            let b = split.first.contains(&(2 * pair + 1));
+            assert_eq!(a, b, "review {pair} split across the parts");
+        }
+        // Both labels on both sides, about 80 % of the reviews first.
+        for label in ["neg", "pos"] {
+            assert!(split.first.iter().any(|&i| labels[i] == label));
+            assert!(split.second.iter().any(|&i| labels[i] == label));
+        }
+        assert!(
+            (60..=68).contains(&split.first.len()),
+            "{}",
+            split.first.len()
+        );
+        assert_eq!(split, grouped_split(&labels, &groups, 0.8, 7));
+        // Without groups (every group empty) it is the plain stratified split.
+        let none = vec![""; 80];
+        assert_eq!(
+            grouped_split(&labels, &none, 0.8, 7),
+            stratified_split(&labels, 0.8, 7)
+        );
+    }
+
+    #[test]
+    fn folds_are_stratified_balanced_and_keep_groups_together() {
+        let labels: Vec<&str> = (0..100)
+            .map(|i| if i % 10 == 0 { "oos" } else { "in" })
+            .collect();
+        let fold = folds::<_, &str>(&labels, None, 5, 3);
+        for f in 0..5 {
+            let rows: Vec<usize> = (0..100).filter(|&i| fold[i] == f).collect();
+            assert_eq!(rows.len(), 20, "fold {f}");
+            assert_eq!(
+                rows.iter().filter(|&&i| labels[i] == "oos").count(),
+                2,
+                "fold {f}"
+            );
+        }
+        let groups: Vec<String> = (0..100).map(|i| format!("g{}", i / 4)).collect();
+        let fold = folds(&labels, Some(&groups), 5, 3);
+        for i in 0..100 {
+            assert_eq!(fold[i], fold[i - i % 4], "row {i}");
+        }
+        assert_eq!(fold, folds(&labels, Some(&groups), 5, 3));
     }
 }
