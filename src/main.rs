@@ -11,7 +11,7 @@ use touchpoint::classify::cache;
 use touchpoint::classify::evaluate::{self, Classifier, EvalRequest};
 use touchpoint::classify::fine_tune::FineTuneOptions;
 use touchpoint::classify::labelled::{LabelledColumns, LabelledData};
-use touchpoint::classify::split::{stratified_split, write_rows_csv};
+use touchpoint::classify::split::{grouped_split, stratified_split, write_rows_csv};
 use touchpoint::classify::train::{self, ThresholdTarget, TrainOptions, TrainRequest};
 use touchpoint::ingest::InputFormat;
 use touchpoint::model::{store, Precision};
@@ -59,7 +59,7 @@ enum Command {
     Train(TrainArgs),
     /// Score a trained head or a zero-shot pipeline on labelled data.
     Eval(EvalArgs),
-    /// Split labelled data into two CSV files, stratified by label, reproducibly.
+    /// Split labelled data into two CSV files, stratified by label (groups kept whole), reproducibly.
     Split(SplitArgs),
     /// List the contact reasons and journeys an IT system touches, with their volumes in a previous run.
     Impact(ImpactArgs),
@@ -78,6 +78,15 @@ struct ImpactArgs {
     /// The output folder of an enrich run (its lifecycle.parquet gives the volumes).
     #[arg(long)]
     run: Option<PathBuf>,
+}
+
+#[derive(Args)]
+struct GroupArg {
+    /// Rows with the same value in this column stay on one side of the split: translations of one text,
+    /// messages of one conversation. Otherwise near-duplicates on both sides flatter the held-back figures (and,
+    /// in `train`, the penalty chosen on them).
+    #[arg(long)]
+    group_column: Option<String>,
 }
 
 #[derive(Args)]
@@ -126,19 +135,16 @@ struct TrainArgs {
     /// Without --oos-label: the precision the answered validation rows must reach.
     #[arg(long, default_value_t = 0.9)]
     target_precision: f64,
-    /// Seed of the validation split and the training order.
+    /// Seed of the validation split (and of the folds an out-of-scope threshold is chosen on).
     #[arg(long, default_value_t = 42)]
     seed: u64,
     /// Share of each label's rows held back for choosing the penalty and for calibration.
     #[arg(long, default_value_t = 0.15)]
     validation_fraction: f64,
-    /// Rows with the same value in this column stay on one side of the validation split: translations of one
-    /// text, messages of one conversation. Otherwise near-duplicates on both sides flatter the validation
-    /// figures and the penalty chosen on them.
-    #[arg(long)]
-    group_column: Option<String>,
+    #[command(flatten)]
+    group: GroupArg,
     /// L2 penalties to try on the head's weights (comma-separated; per unit of the mean loss, on standardised
-    /// embeddings); the one with the best validation accuracy is kept. Default: 1e-1 down to 3e-5 in
+    /// embeddings); the one with the best validation accuracy is kept. Default: 1 down to 3e-5 in
     /// half-decades.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     l2: Vec<f64>,
@@ -258,6 +264,8 @@ struct SplitArgs {
     seed: u64,
     #[command(flatten)]
     columns: LabelledColumnArgs,
+    #[command(flatten)]
+    group: GroupArg,
 }
 
 #[derive(Args)]
@@ -714,7 +722,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
     let request = TrainRequest {
         data: args.data,
         columns: LabelledColumns {
-            group: args.group_column,
+            group: args.group.group_column,
             ..args.columns.columns()
         },
         out: args.out.clone(),
@@ -838,9 +846,15 @@ fn split_command(args: SplitArgs) -> Result<()> {
             "--fraction must be between 0 and 1".to_string(),
         ));
     }
-    let columns = args.columns.columns();
+    let columns = LabelledColumns {
+        group: args.group.group_column,
+        ..args.columns.columns()
+    };
     let data = LabelledData::read(&args.data, &columns)?;
-    let split = stratified_split(&data.labels, args.fraction, args.seed);
+    let split = match &data.groups {
+        Some(groups) => grouped_split(&data.labels, groups, args.fraction, args.seed),
+        None => stratified_split(&data.labels, args.fraction, args.seed),
+    };
     write_rows_csv(&data, &columns.text, &split.first, &args.train)?;
     write_rows_csv(&data, &columns.text, &split.second, &args.test)?;
     println!("{}: {} rows", args.train.display(), split.first.len());

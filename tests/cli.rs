@@ -475,3 +475,53 @@ fn bench_reports_the_encoder_and_every_enrich_stage_as_json() {
         assert!(stages["load"].as_f64().unwrap() > 0.0);
     }
 }
+
+#[test]
+fn split_keeps_a_group_on_one_side_and_writes_the_group_column() {
+    let dir = tempfile::tempdir().unwrap();
+    let data = dir.path().join("pairs.csv");
+    // 30 reviews, each in Dutch and English under the same review id, the pairs not adjacent.
+    let mut csv = String::from("text,label,review\n");
+    for language in ["nl", "en"] {
+        for i in 0..30 {
+            let label = ["positive", "negative", "neutral"][i % 3];
+            csv.push_str(&format!("review {i} in {language},{label},r{i}\n"));
+        }
+    }
+    std::fs::write(&data, csv).unwrap();
+    let (train, test) = (dir.path().join("train.csv"), dir.path().join("test.csv"));
+    touchpoint_ok(&[
+        "split",
+        "--data",
+        data.to_str().unwrap(),
+        "--train",
+        train.to_str().unwrap(),
+        "--test",
+        test.to_str().unwrap(),
+        "--group-column",
+        "review",
+    ]);
+    let reviews = |path: &std::path::Path| -> Vec<String> {
+        let text = std::fs::read_to_string(path).unwrap();
+        let mut lines = text.lines();
+        let header: Vec<&str> = lines.next().unwrap().split(',').collect();
+        let at = header
+            .iter()
+            .position(|c| *c == "review")
+            .expect("review column kept");
+        lines
+            .map(|l| l.split(',').nth(at).unwrap().to_string())
+            .collect()
+    };
+    let (first, second) = (reviews(&train), reviews(&test));
+    assert_eq!(first.len() + second.len(), 60);
+    assert_eq!(
+        first.len(),
+        48,
+        "80 % of the 30 reviews, both languages of each"
+    );
+    for review in &second {
+        assert!(!first.contains(review), "{review} on both sides");
+        assert_eq!(second.iter().filter(|r| *r == review).count(), 2);
+    }
+}
