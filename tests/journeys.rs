@@ -1877,33 +1877,12 @@ fn journey_pass_on_a_million_interactions() {
         "generated {generated} interactions ({} MB)",
         fs::metadata(&input).unwrap().len() / 1_000_000
     );
-    let started = std::time::Instant::now();
-    let out = dir.path().join("out");
-    let interactions = out.join("interactions.parquet");
-    let linked = link_run(LinkRequest {
-        pipeline: &pipeline,
-        enriched: &input,
-        interactions: &interactions,
-        out: &out,
-        metadata: vec![],
-        scores: None,
-        previous: SavedState::default(),
-        state_folder: Some(&dir.path().join("state")),
-        batch_rows: touchpoint::ingest::DEFAULT_BATCH_ROWS,
-        partition_rows: journey::DEFAULT_PARTITION_ROWS,
-    })
-    .expect("journey pass");
-    let summary = linked.summary.clone();
-    let mut staged = vec![linked.interactions];
-    staged.extend(linked.outputs);
-    staged.extend(linked.state);
-    commit(staged, &[]).unwrap();
-    eprintln!(
-        "journey pass: {generated} interactions in {:.1}s, {} partitions, {} journeys open, {} closed",
-        started.elapsed().as_secs_f64(),
-        summary.partitions,
-        summary.open_journeys,
-        summary.closed_journeys
+    let summary = measured_pass(
+        &pipeline,
+        &input,
+        &dir.path().join("out"),
+        SavedState::default(),
+        Some(&dir.path().join("state")),
     );
     assert_eq!(summary.linked_rows as usize, generated);
 }
@@ -1956,21 +1935,38 @@ fn journey_pass_over_an_enrich_output() {
     }
     commit(vec![sink.unwrap().finish().unwrap()], &[]).unwrap();
 
-    let started = std::time::Instant::now();
-    let out = dir.path().join("out");
     let previous = match &state_folder {
         Some(folder) => state::load(folder).unwrap(),
         None => SavedState::default(),
     };
+    measured_pass(
+        &pipeline,
+        &input,
+        &dir.path().join("out"),
+        previous,
+        state_folder.as_deref(),
+    );
+}
+
+/// Runs and commits the journey pass over `input` into `out` with the default partitions, printing its time and
+/// counts; returns its summary.
+fn measured_pass(
+    pipeline: &Pipeline,
+    input: &Path,
+    out: &Path,
+    previous: SavedState,
+    state_folder: Option<&Path>,
+) -> journey::JourneySummary {
+    let started = std::time::Instant::now();
     let linked = link_run(LinkRequest {
-        pipeline: &pipeline,
-        enriched: &input,
+        pipeline,
+        enriched: input,
         interactions: &out.join("interactions.parquet"),
-        out: &out,
+        out,
         metadata: vec![],
         scores: None,
         previous,
-        state_folder: state_folder.as_deref(),
+        state_folder,
         batch_rows: touchpoint::ingest::DEFAULT_BATCH_ROWS,
         partition_rows: journey::DEFAULT_PARTITION_ROWS,
     })
@@ -1988,4 +1984,5 @@ fn journey_pass_over_an_enrich_output() {
         summary.open_journeys,
         summary.closed_journeys
     );
+    summary
 }
