@@ -11,7 +11,7 @@ use touchpoint::classify::cache;
 use touchpoint::classify::evaluate::{self, Classifier, EvalRequest};
 use touchpoint::classify::fine_tune::FineTuneOptions;
 use touchpoint::classify::labelled::{LabelledColumns, LabelledData};
-use touchpoint::classify::split::{grouped_split, stratified_split, write_rows_csv};
+use touchpoint::classify::split::{grouped_split, write_rows_csv};
 use touchpoint::classify::train::{self, ThresholdTarget, TrainOptions, TrainRequest};
 use touchpoint::ingest::InputFormat;
 use touchpoint::model::{store, Precision};
@@ -851,10 +851,12 @@ fn split_command(args: SplitArgs) -> Result<()> {
         ..args.columns.columns()
     };
     let data = LabelledData::read(&args.data, &columns)?;
-    let split = match &data.groups {
-        Some(groups) => grouped_split(&data.labels, groups, args.fraction, args.seed),
-        None => stratified_split(&data.labels, args.fraction, args.seed),
-    };
+    let split = grouped_split(
+        &data.labels,
+        data.groups.as_deref(),
+        args.fraction,
+        args.seed,
+    );
     write_rows_csv(&data, &columns.text, &split.first, &args.train)?;
     write_rows_csv(&data, &columns.text, &split.second, &args.test)?;
     println!("{}: {} rows", args.train.display(), split.first.len());

@@ -73,12 +73,12 @@ pub struct TrainingProvenance {
     pub pipeline_sha256: Option<String>,
     pub oos_label: Option<String>,
     pub seed: u64,
-    /// The L2 penalty kept on validation (`train::TrainOptions::penalties`); absent in heads trained before
-    /// penalised fitting, which were early-stopped AdamW runs (their `epochs`, `learning_rate` and
-    /// `weight_decay` below).
     /// The column whose rows stayed together in the validation split (`--group-column`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_column: Option<String>,
+    /// The L2 penalty kept on validation (`train::TrainOptions::penalties`); absent in heads trained before
+    /// penalised fitting, which were early-stopped AdamW runs (their `epochs`, `learning_rate` and
+    /// `weight_decay` below).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub l2_penalty: Option<f64>,
     /// Every penalty tried, with its validation accuracy and loss.

@@ -53,14 +53,15 @@ pub fn stratified_split<S: AsRef<str>>(labels: &[S], fraction: f64, seed: u64) -
 }
 
 /// As `stratified_split`, but rows that share a non-empty group go to the same part; each group counts once,
-/// under the label of its first row. Rows with an empty group are groups of their own.
+/// under the label of its first row. Rows with an empty group, or all rows without groups, stand alone (the
+/// split is then `stratified_split`'s).
 pub fn grouped_split<S: AsRef<str>, G: AsRef<str>>(
     labels: &[S],
-    groups: &[G],
+    groups: Option<&[G]>,
     fraction: f64,
     seed: u64,
 ) -> Split {
-    let members = group_members(labels.len(), Some(groups));
+    let members = group_members(labels.len(), groups);
     let unit_labels: Vec<&str> = members
         .iter()
         .map(|rows| labels[rows[0]].as_ref())
@@ -279,7 +280,7 @@ mod tests {
             .map(|i| if (i / 2) % 3 == 0 { "neg" } else { "pos" })
             .collect();
         let groups: Vec<String> = (0..80).map(|i| format!("review-{}", i / 2)).collect();
-        let split = grouped_split(&labels, &groups, 0.8, 7);
+        let split = grouped_split(&labels, Some(&groups), 0.8, 7);
         assert_eq!(split.first.len() + split.second.len(), 80);
         for pair in 0..40 {
             let a = split.first.contains(&(2 * pair));
@@ -296,11 +297,15 @@ mod tests {
             "{}",
             split.first.len()
         );
-        assert_eq!(split, grouped_split(&labels, &groups, 0.8, 7));
-        // Without groups (every group empty) it is the plain stratified split.
+        assert_eq!(split, grouped_split(&labels, Some(&groups), 0.8, 7));
+        // With every group empty, or without groups, it is the plain stratified split.
         let none = vec![""; 80];
         assert_eq!(
-            grouped_split(&labels, &none, 0.8, 7),
+            grouped_split(&labels, Some(&none), 0.8, 7),
+            stratified_split(&labels, 0.8, 7)
+        );
+        assert_eq!(
+            grouped_split::<_, &str>(&labels, None, 0.8, 7),
             stratified_split(&labels, 0.8, 7)
         );
     }

@@ -12,16 +12,17 @@
 //! log-likelihood, and the `unknown` threshold on the calibrated max-probability is chosen for the
 //! `ThresholdTarget`: on the validation part for a precision target, on 5-fold out-of-fold predictions of all
 //! rows for an out-of-scope recall target (the validation part holds too few out-of-scope rows); finally the
-//! layer is fitted again on training and validation rows with the kept penalty. Rows with the oos label form a class of their own (`oos_class`, the default), whose winning
-//! means `unknown` whatever the threshold; they also inform the threshold, which then applies to the best
-//! in-scope label's probability. The same data, options and seed give the same head.
+//! layer is fitted again on training and validation rows with the kept penalty. Rows with the oos label form a
+//! class of their own (`oos_class`, the default), whose winning means `unknown` whatever the threshold; they
+//! also inform the threshold, which then applies to the best in-scope label's probability. The same data,
+//! options and seed give the same head.
 //!
 //! Why a penalty chosen on validation rather than early stopping: e5 embeddings of different intents sit close
 //! together (cosines of 0.7-0.9), so the decision boundaries need large weights, and how large depends on the
 //! data: the kept penalty spans four decades, from 3e-5 on Bitext (clean, separable) to 1e-1 on long, noisy
-//! reviews, which no fixed training schedule fits. A converged, penalised fit
-//! is also what the textbook baseline (scikit-learn's logistic regression) is, and it beat the early-stopped
-//! AdamW head this replaced by 0.8 points on Banking77 (EVALUATION.md, section 11).
+//! reviews, which no fixed training schedule fits. A converged, penalised fit is also what the textbook
+//! baseline (scikit-learn's logistic regression) is, and it beat the early-stopped AdamW head this replaced by
+//! 0.8 points on Banking77 (EVALUATION.md, section 11).
 
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::{Path, PathBuf};
@@ -39,7 +40,7 @@ use super::linear::{
     TunedEncoder, ValidationFigures, HEAD_FORMAT, TUNED_ENCODER_FILE,
 };
 use super::metrics::Report;
-use super::split::{folds, grouped_split, stratified_split};
+use super::split::{folds, grouped_split};
 use crate::error::{Error, IoContext, Result};
 use crate::model::{store, Embeddings, Encoder, Precision};
 use crate::pipeline::Pipeline;
@@ -148,23 +149,42 @@ pub struct Partition {
 pub fn partition(labels: &[String], train_only: &[bool], options: &TrainOptions) -> Partition {
     let n = labels.len();
     let oos = options.oos_label.as_deref();
-    let data_rows: Vec<usize> = (0..n).filter(|&i| !train_only[i]).collect();
-    let data_labels: Vec<&str> = data_rows.iter().map(|&i| labels[i].as_str()).collect();
-    let fraction = 1.0 - options.validation_fraction;
-    let split = match options.groups.as_deref().filter(|g| g.len() == n) {
-        Some(groups) => {
-            let data_groups: Vec<&str> = data_rows.iter().map(|&i| groups[i].as_str()).collect();
-            grouped_split(&data_labels, &data_groups, fraction, options.seed)
-        }
-        None => stratified_split(&data_labels, fraction, options.seed),
-    };
-    let mut train: Vec<usize> = split.first.iter().map(|&j| data_rows[j]).collect();
+    let data = DataRows::new(labels, train_only, options);
+    let split = grouped_split(
+        &data.labels,
+        data.groups.as_deref(),
+        1.0 - options.validation_fraction,
+        options.seed,
+    );
+    let mut train: Vec<usize> = split.first.iter().map(|&j| data.rows[j]).collect();
     train.extend((0..n).filter(|&i| train_only[i]));
     if !options.oos_class {
         train.retain(|&i| Some(labels[i].as_str()) != oos);
     }
-    let validation: Vec<usize> = split.second.iter().map(|&j| data_rows[j]).collect();
+    let validation: Vec<usize> = split.second.iter().map(|&j| data.rows[j]).collect();
     Partition { train, validation }
+}
+
+/// The rows that may be held back (all but the train-only ones), with their labels and groups.
+struct DataRows<'a> {
+    rows: Vec<usize>,
+    labels: Vec<&'a str>,
+    groups: Option<Vec<&'a str>>,
+}
+
+impl<'a> DataRows<'a> {
+    fn new(labels: &'a [String], train_only: &[bool], options: &'a TrainOptions) -> DataRows<'a> {
+        let rows: Vec<usize> = (0..labels.len()).filter(|&i| !train_only[i]).collect();
+        DataRows {
+            labels: rows.iter().map(|&i| labels[i].as_str()).collect(),
+            groups: options
+                .groups
+                .as_deref()
+                .filter(|g| g.len() == labels.len())
+                .map(|g| rows.iter().map(|&i| g[i].as_str()).collect()),
+            rows,
+        }
+    }
 }
 
 /// Trains a head on `embeddings` (one row per label). See the module docs.
@@ -263,9 +283,17 @@ pub fn fit(
         .collect();
     let train_examples = examples(&train)?;
     let chosen = choose_penalty(&train_examples, &x_val, &y_val, options)?;
+    // Raw-embedding weights of a layer fitted on standardised rows.
+    let unstandardised = |layer: &Layer| -> (Vec<f32>, Vec<f32>) {
+        let (mut weight, mut bias) = layer.weight_and_bias();
+        fold_standardisation(&mut weight, &mut bias, &mean, &spread);
+        (weight, bias)
+    };
+    // The penalty is per row of the mean loss: a fit on more rows than the training part gets it shrunk in
+    // proportion, as a fixed C would be in scikit-learn.
+    let penalty_for = |rows: usize| chosen.penalty * train.len() as f64 / rows.max(1) as f64;
     // Temperature and threshold come from the model that did not see the validation rows.
-    let (mut weight, mut bias) = chosen.layer.weight_and_bias();
-    fold_standardisation(&mut weight, &mut bias, &mean, &spread);
+    let (mut weight, mut bias) = unstandardised(&chosen.layer);
     let raw_logits = |weight: &[f32], bias: &[f32], rows: &[usize]| -> Vec<Vec<f32>> {
         rows.iter()
             .map(|&i| {
@@ -308,24 +336,19 @@ pub fn fit(
         // them moves in steps of several points. Out-of-fold predictions put every labelled row to use: each
         // fold is predicted by a head fitted, with the chosen penalty, on the other folds.
         ThresholdTarget::OosRecall(_) => {
-            let data_rows: Vec<usize> = (0..n).filter(|&i| !train_only[i]).collect();
-            let data_labels: Vec<&str> = data_rows.iter().map(|&i| labels[i].as_str()).collect();
-            let data_groups: Option<Vec<&str>> = options
-                .groups
-                .as_ref()
-                .map(|g| data_rows.iter().map(|&i| g[i].as_str()).collect());
+            let data = DataRows::new(labels, train_only, options);
             let fold_of = folds(
-                &data_labels,
-                data_groups.as_deref(),
+                &data.labels,
+                data.groups.as_deref(),
                 THRESHOLD_FOLDS,
                 options.seed,
             );
-            let mut oof_answers = Vec::with_capacity(data_rows.len());
-            let mut oof_gold = Vec::with_capacity(data_rows.len());
+            let mut oof_answers = Vec::with_capacity(data.rows.len());
+            let mut oof_gold = Vec::with_capacity(data.rows.len());
             for fold in 0..THRESHOLD_FOLDS {
-                let held: Vec<usize> = (0..data_rows.len())
+                let held: Vec<usize> = (0..data.rows.len())
                     .filter(|&j| fold_of[j] == fold)
-                    .map(|j| data_rows[j])
+                    .map(|j| data.rows[j])
                     .collect();
                 if held.is_empty() {
                     continue;
@@ -337,13 +360,11 @@ pub fn fit(
                     .collect();
                 let layer = fit_penalised(
                     &examples(&rows)?,
-                    // Scaled to the row count, as in the refit below.
-                    chosen.penalty * train.len() as f64 / rows.len().max(1) as f64,
+                    penalty_for(rows.len()),
                     chosen.layer.parameters.clone(),
                     options.max_iterations,
                 )?;
-                let (mut w, mut b) = layer.weight_and_bias();
-                fold_standardisation(&mut w, &mut b, &mean, &spread);
+                let (w, b) = unstandardised(&layer);
                 oof_answers.extend(answers_of(&w, &b, &held));
                 oof_gold.extend(held.iter().map(|&i| labels[i].as_str()));
             }
@@ -411,8 +432,7 @@ pub fn fit(
         validation_figures.answered_precision
     );
     // With the penalty known, fit again on training and validation rows together: more data, same recipe.
-    // The penalty is per row of the mean loss, so it shrinks with the added rows as a fixed C would in
-    // scikit-learn. The calibration above is kept (it cannot be re-measured without held-back rows).
+    // The calibration above is kept (it cannot be re-measured without held-back rows).
     let mut penalty = chosen.penalty;
     let mut iterations = chosen.layer.iterations;
     if options.refit {
@@ -423,7 +443,7 @@ pub fn fit(
                 .copied()
                 .filter(|&i| class_of.contains_key(labels[i].as_str())),
         );
-        penalty *= train.len() as f64 / all.len() as f64;
+        penalty = penalty_for(all.len());
         let refit = fit_penalised(
             &examples(&all)?,
             penalty,
@@ -431,8 +451,7 @@ pub fn fit(
             options.max_iterations,
         )?;
         iterations = refit.iterations;
-        (weight, bias) = refit.weight_and_bias();
-        fold_standardisation(&mut weight, &mut bias, &mean, &spread);
+        (weight, bias) = unstandardised(&refit);
         log::info!(
             "refitted on {} rows with L2 penalty {penalty:.1e} ({iterations} iterations)",
             all.len()

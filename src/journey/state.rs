@@ -14,7 +14,7 @@
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{BufRead, BufReader, Write};
-use std::path::Path;
+use std::path::{Path, PathBuf};
 
 use serde::{Deserialize, Serialize};
 
@@ -151,6 +151,8 @@ pub fn load(folder: &Path) -> Result<SavedState> {
 /// is the same for the same input and settings, so the file is reproducible.
 pub struct StateWriter {
     writer: StagedWriter,
+    /// The final path, for errors.
+    path: PathBuf,
     customers: u64,
 }
 
@@ -170,25 +172,24 @@ impl StateWriter {
         write_line(writer.writer(), &header, &path)?;
         Ok(StateWriter {
             writer,
+            path,
             customers: 0,
         })
     }
 
     pub fn add(&mut self, customer: &CustomerState) -> Result<()> {
-        let path = self.writer.final_path().to_path_buf();
-        write_line(self.writer.writer(), customer, &path)?;
+        write_line(self.writer.writer(), customer, &self.path)?;
         self.customers += 1;
         Ok(())
     }
 
     /// Writes the closing line and stages the file.
     pub fn finish(mut self) -> Result<StagedFile> {
-        let path = self.writer.final_path().to_path_buf();
         let closing = Closing {
             end: true,
             customers: self.customers,
         };
-        write_line(self.writer.writer(), &closing, &path)?;
+        write_line(self.writer.writer(), &closing, &self.path)?;
         self.writer.finish(self.customers)
     }
 }
