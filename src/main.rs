@@ -177,6 +177,12 @@ struct TrainArgs {
     /// language serve texts in the others (see EVALUATION.md); it is stored with the head.
     #[arg(long)]
     no_language_centring: bool,
+    /// Encoder layers the head reads (comma-separated, ascending; the default encoder has 12): their pooled
+    /// states side by side. Default: the final layer alone, the sentence embedding. Middle layers keep tone
+    /// and wording that the final one smooths away: the shipped sentiment head reads 8,10,12. Stored with the
+    /// head; not with --fine-tune.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    layers: Vec<usize>,
     #[command(flatten)]
     model: ModelOptions,
 }
@@ -757,6 +763,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             ..FineTuneOptions::default()
         }),
         language_centring: !args.no_language_centring,
+        layers: args.layers,
     };
     let head = train::train(&request)?;
     let v = &head.meta().validation;

@@ -12,7 +12,8 @@ use common::banking77::{
 
 use touchpoint::classify::cache::embed_cached;
 use touchpoint::classify::evaluate::{evaluate, Classifier};
-use touchpoint::classify::train::train;
+use touchpoint::classify::fine_tune::FineTuneOptions;
+use touchpoint::classify::train::{train, TrainRequest};
 use touchpoint::classify::LinearHead;
 use touchpoint::model::{store, Encoder, Precision};
 
@@ -82,8 +83,15 @@ fn trained_head_beats_zero_shot_and_round_trips() {
     );
 
     // The cache (filled by train and eval above) serves the same vectors the encoder computes.
-    let cached =
-        embed_cached(&encoder, &texts, encoder.query_prefix(), 1024, Some(&cache)).unwrap();
+    let cached = embed_cached(
+        &encoder,
+        &texts,
+        encoder.query_prefix(),
+        1024,
+        &[],
+        Some(&cache),
+    )
+    .unwrap();
     assert_eq!(cached.vectors, embeddings.vectors);
 }
 
@@ -93,4 +101,97 @@ fn a_head_folder_without_weights_is_a_model_error() {
     std::fs::write(dir.path().join("head.json"), "{}").unwrap();
     let error = LinearHead::load(dir.path()).unwrap_err();
     assert_eq!(error.exit_code(), 4, "{error}");
+}
+
+/// A head that reads several encoder layers (`train --layers`): the layers come from one pass and the final
+/// one is the sentence embedding itself; the head records its layers, reads them again in `eval`, and the
+/// cache keeps them apart from the sentence embeddings.
+#[test]
+fn a_head_reads_the_layers_it_was_trained_on() {
+    let dir = tempfile::tempdir().unwrap();
+    let (train_rows, test_rows) = small_sets();
+    let train_csv = dir.path().join("train.csv");
+    let test_csv = dir.path().join("test.csv");
+    write_csv(&train_csv, &train_rows);
+    write_csv(&test_csv, &test_rows);
+    let cache = dir.path().join("cache");
+
+    let location =
+        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).unwrap();
+    let encoder = Encoder::load(location, Precision::F32, None).unwrap();
+    let texts: Vec<&str> = test_rows.iter().map(|(t, _)| t.as_str()).collect();
+    let prefix = encoder.query_prefix();
+    let last = encoder.final_layer();
+    assert_eq!(last, 12);
+    let layered = encoder
+        .embed_layers(&texts, prefix, 1024, &[8, last])
+        .unwrap();
+    let sentence = encoder.embed(&texts, prefix, 1024).unwrap();
+    assert_eq!(layered.features(&[]).unwrap().vectors, sentence.vectors);
+    assert_eq!(layered.features(&[last]).unwrap().vectors, sentence.vectors);
+    let both = layered.features(&[8, last]).unwrap();
+    assert_eq!(both.dim, 2 * encoder.dim());
+    for row in 0..both.len() {
+        let (eighth, twelfth) = both.row(row).split_at(encoder.dim());
+        let norm = |v: &[f32]| v.iter().map(|x| x * x).sum::<f32>().sqrt();
+        assert!((norm(eighth) - 1.0).abs() < 1e-4 && (norm(twelfth) - 1.0).abs() < 1e-4);
+        assert_eq!(twelfth, sentence.row(row));
+        assert_ne!(eighth, twelfth);
+    }
+    assert!(
+        layered.features(&[10]).is_err(),
+        "layer 10 was not computed"
+    );
+
+    // Cached, on the second call as on the first, and never confused with the sentence embeddings.
+    for _ in 0..2 {
+        let cached =
+            embed_cached(&encoder, &texts, prefix, 1024, &[8, last], Some(&cache)).unwrap();
+        assert_eq!(cached.vectors, both.vectors);
+        let cached = embed_cached(&encoder, &texts, prefix, 1024, &[], Some(&cache)).unwrap();
+        assert_eq!(cached.vectors, sentence.vectors);
+    }
+
+    let head_dir = dir.path().join("head");
+    let request = TrainRequest {
+        layers: vec![8, last],
+        ..train_request(train_csv.clone(), head_dir.clone(), cache.clone())
+    };
+    let head = train(&request).unwrap();
+    assert_eq!(head.layers(), &[8, last]);
+    assert_eq!(head.dim(), 2 * encoder.dim());
+    let reloaded = LinearHead::load(&head_dir).unwrap();
+    assert_eq!(reloaded.layers(), &[8, last]);
+    let report = evaluate(&eval_request(
+        test_csv,
+        Classifier::Head(head_dir),
+        cache.clone(),
+    ))
+    .unwrap()
+    .report;
+    assert_eq!(report.n, LABELS * TEST_PER_LABEL);
+    assert!(report.accuracy >= 0.8, "accuracy {:.3}", report.accuracy);
+
+    // The final layer alone is the sentence embedding, stored as no layers; bad lists are usage errors.
+    let plain = train(&TrainRequest {
+        layers: vec![last],
+        ..train_request(train_csv.clone(), dir.path().join("plain"), cache.clone())
+    })
+    .unwrap();
+    assert!(plain.layers().is_empty());
+    for layers in [vec![last, 8], vec![0, 8], vec![8, last + 1]] {
+        let error = train(&TrainRequest {
+            layers: layers.clone(),
+            ..train_request(train_csv.clone(), dir.path().join("bad"), cache.clone())
+        })
+        .unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{layers:?}: {error}");
+    }
+    let error = train(&TrainRequest {
+        layers: vec![8, last],
+        fine_tune: Some(FineTuneOptions::default()),
+        ..train_request(train_csv, dir.path().join("tuned"), cache)
+    })
+    .unwrap_err();
+    assert_eq!(error.exit_code(), 2, "{error}");
 }

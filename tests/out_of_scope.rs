@@ -11,7 +11,6 @@ use std::path::Path;
 use arrow_array::{Array, StringArray};
 use common::banking77::{eval_request, label_name_pipeline, train_request, write_csv, Row};
 use common::root;
-use touchpoint::classify::cache::embed_cached;
 use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::train::{train, ThresholdTarget};
 use touchpoint::classify::{LinearHead, ReasonClassifier, ZeroShot};
@@ -119,14 +118,14 @@ fn an_out_of_scope_class_catches_more_and_enrich_says_unknown() {
         .filter(|(_, l)| l == OOS)
         .map(|(t, _)| t.as_str())
         .collect();
-    let embeddings = embed_cached(
-        &encoder,
-        &oos_texts,
-        encoder.query_prefix(),
-        1024,
-        Some(&cache),
-    )
-    .unwrap();
+    let embeddings = encoder
+        .embed_layers(
+            &oos_texts,
+            encoder.query_prefix(),
+            1024,
+            &[encoder.final_layer()],
+        )
+        .unwrap();
     let columns = classifier.classify(&embeddings, None, None).unwrap();
     let reason = columns
         .reason

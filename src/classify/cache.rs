@@ -2,8 +2,9 @@
 //! run the encoder again.
 //!
 //! Contract: `embed_cached` returns exactly what `Encoder::embed` would for the texts (same vectors, input
-//! order), except that `n_tokens` and `n_chunks` are 0 for rows served from the cache. One file per
-//! model and precision (`embeddings-<model sha256 prefix>[-int8|-q4].tpemb` in the cache folder) holds
+//! order), except that `n_tokens` and `n_chunks` are 0 for rows served from the cache; with `layers` it returns
+//! what `Encoder::embed_features` would. One file per model, precision and layer set
+//! (`embeddings-<model sha256 prefix>[-int8|-q4][-L<layers>].tpemb` in the cache folder) holds
 //! fixed-size records of `sha256(max_tokens, prefix, text)` and the vector, so a different prefix or window
 //! never hits another's entries. New rows are appended in one write; a torn or foreign file is ignored (the
 //! texts are embedded again), and a cache that cannot be written only costs time. Nothing here is needed for
@@ -25,21 +26,31 @@ const KEY_BYTES: usize = 32;
 /// Texts embedded (and appended to the cache) at a time.
 const CHUNK: usize = 1000;
 
-/// Embeds `texts` with `prefix`, reading and extending the cache in `cache_dir` when given.
+/// Embeds `texts` with `prefix` at `layers` (as a head names them: empty for the sentence embedding), reading
+/// and extending the cache in `cache_dir` when given.
 pub fn embed_cached(
     encoder: &Encoder,
     texts: &[&str],
     prefix: &str,
     token_budget: usize,
+    layers: &[usize],
     cache_dir: Option<&Path>,
 ) -> Result<Embeddings> {
+    let layers = encoder.feature_layers(layers);
     let Some(dir) = cache_dir else {
-        return encoder.embed(texts, prefix, token_budget);
+        return encoder.embed_features(texts, prefix, token_budget, &layers);
     };
-    let dim = encoder.dim();
+    let dim = encoder.dim() * layers.len();
     let sha = &encoder.location().sha256;
+    // The sentence embedding keeps the file name it always had, so existing caches stay valid.
+    let layer_suffix = if layers == [encoder.final_layer()] {
+        String::new()
+    } else {
+        let names: Vec<String> = layers.iter().map(|l| l.to_string()).collect();
+        format!("-L{}", names.join("."))
+    };
     let path = dir.join(format!(
-        "embeddings-{}{}.tpemb",
+        "embeddings-{}{}{layer_suffix}.tpemb",
         &sha[..sha.len().min(16)],
         encoder.precision().cache_suffix()
     ));
@@ -70,7 +81,7 @@ pub fn embed_cached(
         };
         for (chunk_index, chunk) in missing.chunks(CHUNK).enumerate() {
             let chunk_texts: Vec<&str> = chunk.iter().map(|&i| texts[i]).collect();
-            let part = encoder.embed(&chunk_texts, prefix, token_budget)?;
+            let part = encoder.embed_features(&chunk_texts, prefix, token_budget, &layers)?;
             if let Err(e) = append(&path, dim, chunk.iter().map(|&i| &keys[i]), &part) {
                 log::warn!("could not extend the embedding cache: {e}");
             }

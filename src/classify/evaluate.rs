@@ -93,6 +93,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 &texts,
                 &meta.model.query_prefix,
                 budget,
+                head.layers(),
                 cache_dir,
             )?;
             let embeddings = head.input_for_texts(&embeddings, &texts)?;
@@ -118,6 +119,7 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
                 &texts,
                 &pipeline.model.query_prefix,
                 budget,
+                &[],
                 cache_dir,
             )?;
             (
@@ -154,8 +156,9 @@ pub fn evaluate(request: &EvalRequest) -> Result<Evaluation> {
             let phrase_refs: Vec<&str> = phrases.iter().map(String::as_str).collect();
             let prefix = encoder.query_prefix().to_string();
             let phrase_embeddings =
-                cache::embed_cached(&encoder, &phrase_refs, &prefix, budget, cache_dir)?;
-            let embeddings = cache::embed_cached(&encoder, &texts, &prefix, budget, cache_dir)?;
+                cache::embed_cached(&encoder, &phrase_refs, &prefix, budget, &[], cache_dir)?;
+            let embeddings =
+                cache::embed_cached(&encoder, &texts, &prefix, budget, &[], cache_dir)?;
             let adaptation = adapt.then(label_names::Adaptation::default);
             let predicted = label_names::classify(&phrase_embeddings, &embeddings, adaptation)
                 .into_iter()

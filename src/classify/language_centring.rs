@@ -39,18 +39,24 @@ pub struct LanguageCentring {
 }
 
 impl LanguageCentring {
-    /// Estimates the means with `encoder` (texts prefixed with `prefix`, as the head's inputs are).
-    pub fn estimate(encoder: &Encoder, prefix: &str, token_budget: usize) -> Result<Self> {
+    /// Estimates the means with `encoder` (texts prefixed with `prefix` and read at `layers`, as the head's
+    /// inputs are; see `Encoder::embed_features`).
+    pub fn estimate(
+        encoder: &Encoder,
+        prefix: &str,
+        token_budget: usize,
+        layers: &[usize],
+    ) -> Result<Self> {
         let reference = parallel_reference()?;
         let mut means = BTreeMap::new();
         let mut sentences = 0;
         for (language, texts) in &reference {
             let refs: Vec<&str> = texts.iter().map(String::as_str).collect();
-            let embeddings = encoder.embed(&refs, prefix, token_budget)?;
+            let embeddings = encoder.embed_features(&refs, prefix, token_budget, layers)?;
             means.insert(language.clone(), column_mean(&embeddings));
             sentences = texts.len();
         }
-        let dim = encoder.dim();
+        let dim = encoder.dim() * encoder.feature_layers(layers).len();
         let mut fallback = vec![0f32; dim];
         for mean in means.values() {
             for (f, m) in fallback.iter_mut().zip(mean) {

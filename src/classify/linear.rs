@@ -1,6 +1,7 @@
 //! A trained linear softmax head on sentence embeddings, and its two files.
 //!
-//! Contract: a head maps an L2-normalised embedding `x` (centred by language first when the head records
+//! Contract: a head maps an L2-normalised embedding `x` (or, for a head that names `model.layers`, the pooled
+//! states of those encoder layers side by side, see `LayerEmbeddings::features`; centred by language first when the head records
 //! per-language means, see `language_centring` and `LinearHead::input`) to logits `W x + b`, one per label; the calibrated
 //! probabilities are `softmax(logits / temperature)`. The answer is the most probable label, or `unknown`
 //! when that probability is under `unknown_below` (ties go to the label listed first). A head lives in a
@@ -29,8 +30,9 @@ pub const META_FILE: &str = "head.json";
 /// Bumped when the meaning of the files changes, so that an older touchpoint refuses a head it would misread.
 /// 2 added `language_centring` and `model.tuned`: a reader that ignored them would feed the head the wrong
 /// embeddings. 3 added `out_of_scope`: a reader that ignored it would answer with the out-of-scope class as if it
-/// were a contact reason. Older heads (none of these) still read correctly.
-pub const HEAD_FORMAT: u32 = 3;
+/// were a contact reason. 4 added `model.layers`: a reader that ignored it would feed the head the final layer
+/// alone. Older heads (none of these) still read correctly.
+pub const HEAD_FORMAT: u32 = 4;
 
 /// The encoder a head was trained on; its embeddings are the head's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -44,6 +46,10 @@ pub struct HeadModel {
     /// Present when the encoder was fine-tuned with the head (`touchpoint train --fine-tune`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub tuned: Option<TunedEncoder>,
+    /// The encoder layers whose pooled states, side by side, are the head's input (`LayerEmbeddings::features`,
+    /// `train --layers`); empty for the sentence embedding (the final layer), as in every head before them.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub layers: Vec<usize>,
 }
 
 /// A fine-tuned encoder stored with its head: the tensors training changed, laid over the base model.
@@ -226,6 +232,11 @@ impl LinearHead {
 
     pub fn dim(&self) -> usize {
         self.dim
+    }
+
+    /// The encoder layers the head reads (`HeadModel::layers`; empty: the sentence embedding).
+    pub fn layers(&self) -> &[usize] {
+        &self.meta.model.layers
     }
 
     /// The head's input for `embeddings`: centred per language (`languages`, one per row, `None` where

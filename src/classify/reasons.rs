@@ -16,7 +16,7 @@ use arrow_array::StringArray;
 use super::linear::LinearHead;
 use super::zero_shot::{top_ranked, Decision, ReasonColumns, Source, ZeroShot};
 use crate::error::{Error, Result};
-use crate::model::Embeddings;
+use crate::model::{Embeddings, LayerEmbeddings};
 
 pub struct ReasonClassifier {
     zero_shot: ZeroShot,
@@ -69,25 +69,36 @@ impl ReasonClassifier {
         })
     }
 
+    /// The layers a batch's `embeddings` must hold for `classify`: the head's (none without a head).
+    pub fn head_layers(&self) -> &[usize] {
+        self.head
+            .as_ref()
+            .map_or(&[], |trained| trained.head.layers())
+    }
+
     /// The contact-reason columns for a batch of embeddings; `languages` (detected per row) selects the
-    /// pipeline's per-language zero-shot thresholds. `head_embeddings` are the same texts embedded by a head's
-    /// fine-tuned encoder, when it has one; the head reads those and zero-shot reads `embeddings`.
+    /// pipeline's per-language zero-shot thresholds. Zero-shot reads the sentence embeddings, the head the
+    /// layers it names (`head_layers`), or `head_embeddings`: the same texts embedded by the head's fine-tuned
+    /// encoder, when it has one.
     pub fn classify(
         &self,
-        embeddings: &Embeddings,
+        embeddings: &LayerEmbeddings,
         head_embeddings: Option<&Embeddings>,
         languages: Option<&StringArray>,
     ) -> Result<ReasonColumns> {
-        let mut decisions = self.zero_shot.decide(embeddings, languages);
+        let sentence = embeddings.features(&[])?;
+        let mut decisions = self.zero_shot.decide(&sentence, languages);
         if let Some(trained) = &self.head {
             let top_k = self.zero_shot.top_k();
             let row_languages: Vec<Option<&str>> = match languages {
                 Some(column) => column.iter().collect(),
-                None => vec![None; embeddings.len()],
+                None => vec![None; sentence.len()],
             };
-            let input = trained
-                .head
-                .input(head_embeddings.unwrap_or(embeddings), &row_languages)?;
+            let features = match head_embeddings {
+                Some(tuned) => std::borrow::Cow::Borrowed(tuned),
+                None => embeddings.features(trained.head.layers())?,
+            };
+            let input = trained.head.input(&features, &row_languages)?;
             let predictions = trained.head.predict_with_probabilities(&input)?;
             for (decision, (prediction, mut probabilities)) in decisions.iter_mut().zip(predictions)
             {

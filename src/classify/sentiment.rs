@@ -22,7 +22,7 @@ use arrow_schema::DataType;
 
 use super::linear::LinearHead;
 use crate::error::{Error, Result};
-use crate::model::{Embeddings, Encoder, SequenceClassifier};
+use crate::model::{Embeddings, Encoder, LayerEmbeddings, SequenceClassifier};
 use crate::schema;
 
 /// The built-in head's files, compiled in so that every binary has it.
@@ -109,23 +109,26 @@ impl SentimentModel {
         }
     }
 
-    /// Sentiment of the texts whose `embeddings` (from `encoder`) or whose texts are given; a head reads the
-    /// embeddings, a classifier the texts.
+    /// The layers a batch's embeddings must hold for `score`: a head's (none for a classifier).
+    pub fn layers(&self) -> &[usize] {
+        self.head().map_or(&[], LinearHead::layers)
+    }
+
+    /// Sentiment of the texts whose `embeddings` (from `encoder`, holding `layers()`) or whose texts are
+    /// given; a head reads the embeddings, a classifier the texts.
     pub fn score(
         &self,
         texts: &[&str],
-        embeddings: &Embeddings,
+        embeddings: &LayerEmbeddings,
         token_budget: usize,
     ) -> Result<Vec<SentimentScore>> {
-        let probabilities: Vec<Vec<f32>> = match &self.model {
-            Model::Head(head) => head
-                .predict_with_probabilities(head.input_for_texts(embeddings, texts)?.as_ref())?
-                .into_iter()
-                .map(|(_, p)| p)
-                .collect(),
-            Model::Classifier(classifier) => classifier.probabilities(texts, token_budget)?,
-        };
-        Ok(probabilities.iter().map(|p| self.combine(p)).collect())
+        match &self.model {
+            Model::Head(head) => {
+                let features = embeddings.features(head.layers())?;
+                self.score_features(head, texts, &features)
+            }
+            Model::Classifier(classifier) => self.score_classifier(classifier, texts, token_budget),
+        }
     }
 
     /// Sentiment of texts that have no embeddings yet (customer turns): embeds them with `encoder` for a head.
@@ -136,11 +139,38 @@ impl SentimentModel {
         texts: &[&str],
         token_budget: usize,
     ) -> Result<Vec<SentimentScore>> {
-        let embeddings = match &self.model {
-            Model::Head(_) => encoder.embed(texts, prefix, token_budget)?,
-            Model::Classifier(_) => Embeddings::default(),
-        };
-        self.score(texts, &embeddings, token_budget)
+        match &self.model {
+            Model::Head(head) => {
+                let features =
+                    encoder.embed_features(texts, prefix, token_budget, head.layers())?;
+                self.score_features(head, texts, &features)
+            }
+            Model::Classifier(classifier) => self.score_classifier(classifier, texts, token_budget),
+        }
+    }
+
+    fn score_features(
+        &self,
+        head: &LinearHead,
+        texts: &[&str],
+        features: &Embeddings,
+    ) -> Result<Vec<SentimentScore>> {
+        let input = head.input_for_texts(features, texts)?;
+        Ok(head
+            .predict_with_probabilities(&input)?
+            .iter()
+            .map(|(_, p)| self.combine(p))
+            .collect())
+    }
+
+    fn score_classifier(
+        &self,
+        classifier: &SequenceClassifier,
+        texts: &[&str],
+        token_budget: usize,
+    ) -> Result<Vec<SentimentScore>> {
+        let probabilities = classifier.probabilities(texts, token_budget)?;
+        Ok(probabilities.iter().map(|p| self.combine(p)).collect())
     }
 
     fn combine(&self, probabilities: &[f32]) -> SentimentScore {
@@ -234,7 +264,7 @@ pub fn columns(
     encoder: &Encoder,
     prefix: &str,
     texts: &[&str],
-    embeddings: &Embeddings,
+    embeddings: &LayerEmbeddings,
     turns: Option<&[Option<Vec<crate::normalize::CustomerTurn>>]>,
     token_budget: usize,
 ) -> Result<Vec<ArrayRef>> {

@@ -1,5 +1,7 @@
 //! Training a `LinearHead` on frozen embeddings: the optimisation (`fit`) and the whole `train` command
-//! (`train`: read labelled data, optionally map it onto a pipeline, embed through the cache, fit, save).
+//! (`train`: read labelled data, optionally map it onto a pipeline, embed through the cache, fit, save). The
+//! embeddings are the sentence embeddings, or with `TrainRequest::layers` the pooled states of those encoder
+//! layers side by side, which the head records so that every later use reads the same features.
 //!
 //! Contract of `fit`: rows are split into a training and a held-back validation part, stratified by label
 //! with a fixed seed (rows flagged `train_only`, such as a pipeline's example utterances, always train; rows
@@ -865,6 +867,31 @@ pub struct TrainRequest {
     /// Remove each language's mean embedding before the head (`language_centring`); on unless
     /// `--no-language-centring`.
     pub language_centring: bool,
+    /// The encoder layers the head reads (`HeadModel::layers`, `--layers`); empty: the sentence embedding.
+    pub layers: Vec<usize>,
+}
+
+/// `--layers` checked against the encoder: ascending, each a layer of the model (0, the embedding block, is
+/// not: it has not read the context), and not with fine-tuning, which trains on the final layer. The final
+/// layer alone is stored as no layers, the sentence embedding every head before `--layers` read.
+fn feature_layers(layers: &[usize], encoder: &Encoder, fine_tune: bool) -> Result<Vec<usize>> {
+    let last = encoder.final_layer();
+    if layers.is_empty() || layers == [last] {
+        return Ok(Vec::new());
+    }
+    if fine_tune {
+        return Err(Error::Usage(
+            "--layers cannot be combined with --fine-tune (fine-tuning trains the head on the final layer)"
+                .to_string(),
+        ));
+    }
+    if layers.windows(2).any(|w| w[0] >= w[1]) || layers[0] == 0 || layers[layers.len() - 1] > last
+    {
+        return Err(Error::Usage(format!(
+            "--layers {layers:?}: give layers of the encoder in ascending order, each from 1 to {last}"
+        )));
+    }
+    Ok(layers.to_vec())
 }
 
 /// Reads the data, embeds it (through the cache), fits a head, writes it into `request.out` and returns it.
@@ -922,6 +949,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         .or(pipeline.as_ref().map(|p| p.model.precision))
         .unwrap_or_default();
     let encoder = Encoder::load(location, precision, max_tokens)?;
+    let layers = feature_layers(&request.layers, &encoder, request.fine_tune.is_some())?;
     let prefix = match &pipeline {
         Some(p) => p.model.query_prefix.clone(),
         None => encoder.query_prefix().to_string(),
@@ -933,6 +961,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             &text_refs,
             &prefix,
             request.token_budget.max(1),
+            &layers,
             request.cache_dir.as_deref(),
         )
     };
@@ -958,7 +987,8 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         }
     };
     let (embeddings, language_centring) = if request.language_centring {
-        let centring = LanguageCentring::estimate(&encoder, &prefix, request.token_budget.max(1))?;
+        let centring =
+            LanguageCentring::estimate(&encoder, &prefix, request.token_budget.max(1), &layers)?;
         let languages = centring.detect(&text_refs);
         let mut counts: BTreeMap<&str, usize> = BTreeMap::new();
         for language in &languages {
@@ -987,6 +1017,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             query_prefix: prefix,
             max_tokens: encoder.max_tokens(),
             tuned,
+            layers,
         },
         training: TrainingProvenance {
             data: request.data.display().to_string(),

@@ -526,6 +526,26 @@ impl BertModel {
         lengths: &[usize],
         layers: usize,
     ) -> Result<Tensor> {
+        let mut states = self.forward_packed_layers(ids, lengths, &[layers])?;
+        Ok(states.remove(0))
+    }
+
+    /// As `forward_packed`, but returns the hidden states after each of `keep` layers (ascending; 0: the
+    /// embedding block), from one pass that stops at the last of them.
+    pub fn forward_packed_layers(
+        &self,
+        ids: &[u32],
+        lengths: &[usize],
+        keep: &[usize],
+    ) -> Result<Vec<Tensor>> {
+        if keep.windows(2).any(|w| w[0] >= w[1])
+            || keep.last().is_some_and(|&l| l > self.layers.len())
+        {
+            return Err(Error::model(format!(
+                "layers {keep:?} are not ascending within the model's {}",
+                self.layers.len()
+            )));
+        }
         let tokens: usize = lengths.iter().sum();
         let dim = self.config.hidden_size;
         if tokens != ids.len() {
@@ -541,7 +561,8 @@ impl BertModel {
             )));
         }
         if tokens == 0 {
-            return Ok(Tensor::zeros((0, dim), DType::F32, &self.device)?);
+            let empty = Tensor::zeros((0, dim), DType::F32, &self.device)?;
+            return Ok(vec![empty; keep.len()]);
         }
         let offset = self.config.position_offset;
         let positions: Vec<u32> = lengths
@@ -558,7 +579,12 @@ impl BertModel {
         let mut x = self.embedding_norm.forward(&x)?;
 
         let heads = self.config.num_attention_heads;
-        for layer in self.layers.iter().take(layers) {
+        let mut kept = Vec::with_capacity(keep.len());
+        if keep.first() == Some(&0) {
+            kept.push(x.clone());
+        }
+        let last = keep.last().copied().unwrap_or(0);
+        for (number, layer) in (1..).zip(self.layers.iter().take(last)) {
             let qkv = layer.qkv.forward(&x)?;
             let context = qkv.apply_op1_no_bwd(&Attention {
                 lengths,
@@ -580,8 +606,11 @@ impl BertModel {
                 .apply_op1_no_bwd(&BiasGelu(&layer.intermediate_bias))?;
             let out = layer.output.forward(&inner)?;
             x = layer.output_norm.add_norm(&out, &layer.output_bias, &x)?;
+            if keep.contains(&number) {
+                kept.push(x.clone());
+            }
         }
-        Ok(x)
+        Ok(kept)
     }
 }
 

@@ -6,6 +6,8 @@
 //! (`chunk_windows`), each with the special tokens and the prefix; the text's vector is the mean of its
 //! windows' vectors weighted by their lengths, so nothing is cut. Windows are sorted by length and grouped
 //! into batches whose padded size stays under a token budget, so short texts are not padded to long ones.
+//! `Encoder::embed_layers` pools the states of several layers the same way in one pass (`LayerEmbeddings`),
+//! for heads that read more than the last layer.
 
 use std::ops::Range;
 use std::path::Path;
@@ -43,6 +45,27 @@ impl Embeddings {
 
     pub fn row(&self, i: usize) -> &[f32] {
         &self.vectors[i * self.dim..(i + 1) * self.dim]
+    }
+
+    /// The rows of `parts` (embeddings of the same texts) joined end to end; token and window counts are
+    /// the first part's.
+    pub fn side_by_side(parts: &[&Embeddings]) -> Embeddings {
+        let Some(first) = parts.first() else {
+            return Embeddings::default();
+        };
+        let dim = parts.iter().map(|p| p.dim).sum();
+        let mut vectors = Vec::with_capacity(first.len() * dim);
+        for row in 0..first.len() {
+            for part in parts {
+                vectors.extend_from_slice(part.row(row));
+            }
+        }
+        Embeddings {
+            dim,
+            vectors,
+            n_tokens: first.n_tokens.clone(),
+            n_chunks: first.n_chunks.clone(),
+        }
     }
 }
 
@@ -202,31 +225,93 @@ impl Encoder {
 
     /// Embeds already tokenised inputs (see `tokenize`).
     pub fn embed_tokens(&self, texts: &[Tokenized], token_budget: usize) -> Result<Embeddings> {
+        let mut embedded = self.embed_tokens_layers(texts, token_budget, &[self.final_layer()])?;
+        Ok(embedded.parts.remove(0))
+    }
+
+    /// The model's last layer: the one whose states make the sentence embedding.
+    pub fn final_layer(&self) -> usize {
+        self.config().num_hidden_layers
+    }
+
+    /// Embeds `texts` with `prefix` at each of `layers` (ascending; see `LayerEmbeddings`), in one pass that
+    /// stops at the last of them.
+    pub fn embed_layers(
+        &self,
+        texts: &[&str],
+        prefix: &str,
+        token_budget: usize,
+        layers: &[usize],
+    ) -> Result<LayerEmbeddings> {
+        let tokens = self.tokenize(texts, prefix)?;
+        self.embed_tokens_layers(&tokens, token_budget, layers)
+    }
+
+    /// The features a head reads (`LayerEmbeddings::features`) of `texts`: with `layers` empty or the final
+    /// layer alone, exactly `embed`.
+    pub fn embed_features(
+        &self,
+        texts: &[&str],
+        prefix: &str,
+        token_budget: usize,
+        layers: &[usize],
+    ) -> Result<Embeddings> {
+        let embedded =
+            self.embed_layers(texts, prefix, token_budget, &self.feature_layers(layers))?;
+        Ok(embedded.features(layers)?.into_owned())
+    }
+
+    /// `layers` as a head names them, with empty (the default) meaning the final layer.
+    pub fn feature_layers(&self, layers: &[usize]) -> Vec<usize> {
+        if layers.is_empty() {
+            vec![self.final_layer()]
+        } else {
+            layers.to_vec()
+        }
+    }
+
+    fn embed_tokens_layers(
+        &self,
+        texts: &[Tokenized],
+        token_budget: usize,
+        layers: &[usize],
+    ) -> Result<LayerEmbeddings> {
         let started = Instant::now();
         let dim = self.dim();
-        let mut sums = vec![0f32; texts.len() * dim];
-        self.forward_windows(texts, token_budget, |windows, hidden| {
+        let mut sums = vec![vec![0f32; texts.len() * dim]; layers.len()];
+        self.forward_windows_at(texts, token_budget, layers, |windows, states| {
             let lengths: Vec<usize> = windows.iter().map(|&(_, length)| length).collect();
-            let pooled = mean_pool_packed(hidden, &lengths)?;
-            for (&(owner, length), vector) in windows.iter().zip(pooled.chunks_exact(dim)) {
-                let weight = length as f32;
-                let sum = &mut sums[owner * dim..(owner + 1) * dim];
-                sum.iter_mut()
-                    .zip(vector)
-                    .for_each(|(s, v)| *s += weight * v);
+            for (state, sums) in states.iter().zip(sums.iter_mut()) {
+                let pooled = mean_pool_packed(state, &lengths)?;
+                for (&(owner, length), vector) in windows.iter().zip(pooled.chunks_exact(dim)) {
+                    let weight = length as f32;
+                    let sum = &mut sums[owner * dim..(owner + 1) * dim];
+                    sum.iter_mut()
+                        .zip(vector)
+                        .for_each(|(s, v)| *s += weight * v);
+                }
             }
             Ok(())
         })?;
-        for sum in sums.chunks_mut(dim) {
-            let norm = sum.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-            sum.iter_mut().for_each(|v| *v /= norm);
-        }
+        let parts = sums
+            .into_iter()
+            .map(|mut sums| {
+                for sum in sums.chunks_mut(dim) {
+                    normalise(sum);
+                }
+                Embeddings {
+                    dim,
+                    vectors: sums,
+                    n_tokens: texts.iter().map(|t| t.n_tokens).collect(),
+                    n_chunks: texts.iter().map(|t| t.windows.len() as u32).collect(),
+                }
+            })
+            .collect();
         Self::clock(&self.encode_nanos, started);
-        Ok(Embeddings {
-            dim,
-            vectors: sums,
-            n_tokens: texts.iter().map(|t| t.n_tokens).collect(),
-            n_chunks: texts.iter().map(|t| t.windows.len() as u32).collect(),
+        Ok(LayerEmbeddings {
+            final_layer: self.final_layer(),
+            layers: layers.to_vec(),
+            parts,
         })
     }
 
@@ -239,6 +324,22 @@ impl Encoder {
         texts: &[Tokenized],
         token_budget: usize,
         mut visit: impl FnMut(&[(usize, usize)], &Tensor) -> Result<()>,
+    ) -> Result<()> {
+        self.forward_windows_at(
+            texts,
+            token_budget,
+            &[self.final_layer()],
+            |rows, states| visit(rows, &states[0]),
+        )
+    }
+
+    /// As `forward_windows`, with the hidden states after each of `layers` (ascending) instead of the last.
+    fn forward_windows_at(
+        &self,
+        texts: &[Tokenized],
+        token_budget: usize,
+        layers: &[usize],
+        mut visit: impl FnMut(&[(usize, usize)], &[Tensor]) -> Result<()>,
     ) -> Result<()> {
         let windows: Vec<(usize, &[u32])> = texts
             .iter()
@@ -253,10 +354,64 @@ impl Encoder {
                 rows.push((windows[i].0, windows[i].1.len()));
             }
             let lengths: Vec<usize> = rows.iter().map(|&(_, length)| length).collect();
-            let hidden = self.model.forward_packed(&ids, &lengths)?;
-            visit(&rows, &hidden)?;
+            let states = self.model.forward_packed_layers(&ids, &lengths, layers)?;
+            visit(&rows, &states)?;
         }
         Ok(())
+    }
+}
+
+fn normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    vector.iter_mut().for_each(|v| *v /= norm);
+}
+
+/// The embeddings of the same texts at several layers of the encoder, from one pass (`Encoder::embed_layers`):
+/// per layer, each text's length-weighted mean of its windows' mean-pooled hidden states, L2-normalised. The
+/// final layer's is the sentence embedding; a head may read several layers (`HeadMeta::layers`), because the
+/// middle layers keep cues (tone, negation, wording) that the last one, trained for similarity, smooths away.
+#[derive(Debug, Clone)]
+pub struct LayerEmbeddings {
+    /// The model's last layer, which `features(&[])` names.
+    final_layer: usize,
+    layers: Vec<usize>,
+    parts: Vec<Embeddings>,
+}
+
+impl LayerEmbeddings {
+    /// The embeddings at `layer`, when it was computed.
+    pub fn layer(&self, layer: usize) -> Option<&Embeddings> {
+        self.layers
+            .iter()
+            .position(|&l| l == layer)
+            .map(|i| &self.parts[i])
+    }
+
+    /// The embeddings at `layers` side by side (`[n, dim * layers]`, each layer's part L2-normalised on its
+    /// own); one layer is returned as it is, and no layers means the final one (the sentence embedding).
+    pub fn features(&self, layers: &[usize]) -> Result<std::borrow::Cow<'_, Embeddings>> {
+        let final_layer = [self.final_layer];
+        let layers = if layers.is_empty() {
+            &final_layer[..]
+        } else {
+            layers
+        };
+        let parts = layers
+            .iter()
+            .map(|&l| {
+                self.layer(l).ok_or_else(|| {
+                    Error::model(format!(
+                        "layer {l} was not computed (computed: {:?})",
+                        self.layers
+                    ))
+                })
+            })
+            .collect::<Result<Vec<_>>>()?;
+        match parts.as_slice() {
+            [] => Err(Error::model("no layers asked for")),
+            [one] => Ok(std::borrow::Cow::Borrowed(*one)),
+            many => Ok(std::borrow::Cow::Owned(Embeddings::side_by_side(many))),
+        }
     }
 }
 

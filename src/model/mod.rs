@@ -16,5 +16,5 @@ pub mod tuning;
 
 pub use bert::Precision;
 pub use classifier::SequenceClassifier;
-pub use encoder::{Embeddings, Encoder, EncoderWork};
+pub use encoder::{Embeddings, Encoder, EncoderWork, LayerEmbeddings};
 pub use store::{ModelFormat, ModelLocation};

@@ -489,8 +489,19 @@ impl Stages<'_> {
             .collect();
         let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
         timings.add(Stage::Prepare, prepare_started.elapsed());
-        let embeddings =
-            encoder.embed(&refs, &pipeline.model.query_prefix, options.token_budget)?;
+        // One pass gives the sentence embedding and whatever other layers the heads read.
+        let layers: std::collections::BTreeSet<usize> = std::iter::once(encoder.final_layer())
+            .chain(head.head_layers().iter().copied())
+            .chain(sentiment.iter().flat_map(|m| m.layers().iter().copied()))
+            .collect();
+        let layers: Vec<usize> = layers.into_iter().collect();
+        let embedded = encoder.embed_layers(
+            &refs,
+            &pipeline.model.query_prefix,
+            options.token_budget,
+            &layers,
+        )?;
+        let embeddings = embedded.features(&[])?;
         let work = encoder.take_work_time();
         timings.add(Stage::Tokenise, work.tokenise);
         timings.add(Stage::Encode, work.encode);
@@ -506,7 +517,7 @@ impl Stages<'_> {
             None => None,
         };
         let heads_started = Instant::now();
-        let reasons = head.classify(&embeddings, head_embeddings.as_ref(), Some(&language))?;
+        let reasons = head.classify(&embedded, head_embeddings.as_ref(), Some(&language))?;
         // Sentiment, like the contact reason, reads the original text and turns, before redaction.
         let sentiment_columns = match sentiment {
             Some(model) => {
@@ -516,7 +527,7 @@ impl Stages<'_> {
                     encoder,
                     &pipeline.model.query_prefix,
                     &refs,
-                    &embeddings,
+                    &embedded,
                     turns.as_deref(),
                     options.token_budget,
                 )?
