@@ -18,6 +18,7 @@
 
 use rayon::prelude::*;
 
+use crate::model::bert::l2_normalise;
 use crate::model::Embeddings;
 
 /// The phrase template of `--label-names`: customers' messages are questions and requests, and a label set in
@@ -106,7 +107,7 @@ pub fn classify(
             for ((c, s), t) in centre.iter_mut().zip(seed).zip(sum) {
                 *c = s + t / m;
             }
-            normalise(centre);
+            l2_normalise(centre);
         }
     }
     points
@@ -124,14 +125,9 @@ fn centred(embeddings: &Embeddings) -> Vec<f32> {
     let mut vectors = embeddings.vectors.clone();
     vectors.par_chunks_mut(embeddings.dim).for_each(|row| {
         row.iter_mut().zip(&mean).for_each(|(x, m)| *x -= m);
-        normalise(row);
+        l2_normalise(row);
     });
     vectors
-}
-
-fn normalise(row: &mut [f32]) {
-    let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-    row.iter_mut().for_each(|x| *x /= norm);
 }
 
 /// Dot products of unit vector `x` with every unit vector in `centres`: their cosines.

@@ -20,6 +20,7 @@ use rayon::prelude::*;
 use serde::{Deserialize, Serialize};
 
 use crate::error::{Error, Result};
+use crate::model::bert::l2_normalise;
 use crate::model::{Embeddings, Encoder};
 use crate::normalize::LanguageDetector;
 
@@ -113,8 +114,7 @@ impl LanguageCentring {
                 for (x, m) in row.iter_mut().zip(mean) {
                     *x -= m;
                 }
-                let norm = row.iter().map(|x| x * x).sum::<f32>().sqrt().max(1e-12);
-                row.iter_mut().for_each(|x| *x /= norm);
+                l2_normalise(row);
             });
         Ok(Embeddings {
             dim: embeddings.dim,

@@ -874,7 +874,7 @@ pub struct TrainRequest {
 /// `--layers` checked against the encoder: ascending, each a layer of the model (0, the embedding block, is
 /// not: it has not read the context), and not with fine-tuning, which trains on the final layer. The final
 /// layer alone is stored as no layers, the sentence embedding every head before `--layers` read.
-fn feature_layers(layers: &[usize], encoder: &Encoder, fine_tune: bool) -> Result<Vec<usize>> {
+fn checked_layers(layers: &[usize], encoder: &Encoder, fine_tune: bool) -> Result<Vec<usize>> {
     let last = encoder.final_layer();
     if layers.is_empty() || layers == [last] {
         return Ok(Vec::new());
@@ -949,7 +949,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         .or(pipeline.as_ref().map(|p| p.model.precision))
         .unwrap_or_default();
     let encoder = Encoder::load(location, precision, max_tokens)?;
-    let layers = feature_layers(&request.layers, &encoder, request.fine_tune.is_some())?;
+    let layers = checked_layers(&request.layers, &encoder, request.fine_tune.is_some())?;
     let prefix = match &pipeline {
         Some(p) => p.model.query_prefix.clone(),
         None => encoder.query_prefix().to_string(),

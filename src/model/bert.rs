@@ -634,10 +634,15 @@ pub fn mean_pool_packed(hidden: &Tensor, lengths: &[usize]) -> Result<Vec<f32>> 
         }
         start += len;
         // The mean's scale cancels in the normalisation, so only the sum's norm matters.
-        let norm = pooled.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-        pooled.iter_mut().for_each(|v| *v /= norm);
+        l2_normalise(pooled);
     }
     Ok(out)
+}
+
+/// Scales `vector` to unit length (a zero vector stays zero).
+pub fn l2_normalise(vector: &mut [f32]) {
+    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
+    vector.iter_mut().for_each(|v| *v /= norm);
 }
 
 /// Mean of the hidden states over real tokens only, then L2-normalised: `[batch, hidden]`.

@@ -17,7 +17,7 @@ use std::time::{Duration, Instant};
 use candle_core::{Device, Tensor};
 use tokenizers::Tokenizer;
 
-use super::bert::{mean_pool_packed, BertConfig, BertModel, Precision, Weights};
+use super::bert::{l2_normalise, mean_pool_packed, BertConfig, BertModel, Precision, Weights};
 use super::e5s1;
 use super::int8::Int8Kernel;
 use super::store::{ModelFormat, ModelLocation};
@@ -297,7 +297,7 @@ impl Encoder {
             .into_iter()
             .map(|mut sums| {
                 for sum in sums.chunks_mut(dim) {
-                    normalise(sum);
+                    l2_normalise(sum);
                 }
                 Embeddings {
                     dim,
@@ -361,14 +361,9 @@ impl Encoder {
     }
 }
 
-fn normalise(vector: &mut [f32]) {
-    let norm = vector.iter().map(|v| v * v).sum::<f32>().sqrt().max(1e-12);
-    vector.iter_mut().for_each(|v| *v /= norm);
-}
-
 /// The embeddings of the same texts at several layers of the encoder, from one pass (`Encoder::embed_layers`):
 /// per layer, each text's length-weighted mean of its windows' mean-pooled hidden states, L2-normalised. The
-/// final layer's is the sentence embedding; a head may read several layers (`HeadMeta::layers`), because the
+/// final layer's is the sentence embedding; a head may read several layers (`HeadModel::layers`), because the
 /// middle layers keep cues (tone, negation, wording) that the last one, trained for similarity, smooths away.
 #[derive(Debug, Clone)]
 pub struct LayerEmbeddings {
