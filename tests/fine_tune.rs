@@ -4,9 +4,11 @@
 
 mod common;
 
+use common::default_encoder;
+
 use candle_core::Device;
 use common::banking77::{
-    eval_request, small_sets, train_request, write_csv, LABELS, TEST_PER_LABEL,
+    eval_request, small_files, train_request, SmallFiles, LABELS, TEST_PER_LABEL,
 };
 use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::fine_tune::FineTuneOptions;
@@ -25,12 +27,6 @@ const TEXTS: [&str; 5] = [
     "refund",
     "Warum wurde meine Karte abgelehnt?",
 ];
-
-fn default_encoder() -> Encoder {
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).unwrap();
-    Encoder::load(location, Precision::F32, None).unwrap()
-}
 
 /// The differentiable layers give the embeddings of the fast inference path, from any first tunable layer.
 #[test]
@@ -71,11 +67,12 @@ fn tunable_layers_reproduce_the_inference_path() {
 #[test]
 fn fine_tuned_head_is_scored_through_its_layers_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let (train_rows, test_rows) = small_sets();
-    let train_csv = dir.path().join("train.csv");
-    let test_csv = dir.path().join("test.csv");
-    write_csv(&train_csv, &train_rows);
-    write_csv(&test_csv, &test_rows);
+    let SmallFiles {
+        test_rows,
+        train_csv,
+        test_csv,
+        ..
+    } = small_files(dir.path());
     let cache = dir.path().join("cache");
     let head_dir = dir.path().join("head");
     let options = FineTuneOptions {

@@ -5,8 +5,10 @@
 
 mod common;
 
+use common::default_encoder;
+
 use common::banking77::{
-    eval_request, label_name_pipeline, small_sets, train_request, write_csv, LABELS,
+    eval_request, label_name_pipeline, small_files, train_request, SmallFiles, LABELS,
     TEST_PER_LABEL, TRAIN_PER_LABEL,
 };
 
@@ -15,16 +17,16 @@ use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::fine_tune::FineTuneOptions;
 use touchpoint::classify::train::{train, TrainRequest};
 use touchpoint::classify::LinearHead;
-use touchpoint::model::{store, Encoder, Precision};
 
 #[test]
 fn trained_head_beats_zero_shot_and_round_trips() {
     let dir = tempfile::tempdir().unwrap();
-    let (train_rows, test_rows) = small_sets();
-    let train_csv = dir.path().join("train.csv");
-    let test_csv = dir.path().join("test.csv");
-    write_csv(&train_csv, &train_rows);
-    write_csv(&test_csv, &test_rows);
+    let SmallFiles {
+        train_rows,
+        test_rows,
+        train_csv,
+        test_csv,
+    } = small_files(dir.path());
     let mut labels: Vec<String> = train_rows.iter().map(|(_, l)| l.clone()).collect();
     labels.dedup();
     assert_eq!(labels.len(), LABELS);
@@ -66,9 +68,7 @@ fn trained_head_beats_zero_shot_and_round_trips() {
     );
 
     // Round trip: identical predictions and probabilities after reload.
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).unwrap();
-    let encoder = Encoder::load(location, Precision::F32, None).unwrap();
+    let encoder = default_encoder();
     let texts: Vec<&str> = test_rows.iter().map(|(t, _)| t.as_str()).collect();
     let embeddings = encoder.embed(&texts, encoder.query_prefix(), 1024).unwrap();
     let reloaded = LinearHead::load(&head_dir).unwrap();
@@ -109,16 +109,15 @@ fn a_head_folder_without_weights_is_a_model_error() {
 #[test]
 fn a_head_reads_the_layers_it_was_trained_on() {
     let dir = tempfile::tempdir().unwrap();
-    let (train_rows, test_rows) = small_sets();
-    let train_csv = dir.path().join("train.csv");
-    let test_csv = dir.path().join("test.csv");
-    write_csv(&train_csv, &train_rows);
-    write_csv(&test_csv, &test_rows);
+    let SmallFiles {
+        test_rows,
+        train_csv,
+        test_csv,
+        ..
+    } = small_files(dir.path());
     let cache = dir.path().join("cache");
 
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).unwrap();
-    let encoder = Encoder::load(location, Precision::F32, None).unwrap();
+    let encoder = default_encoder();
     let texts: Vec<&str> = test_rows.iter().map(|(t, _)| t.as_str()).collect();
     let prefix = encoder.query_prefix();
     let last = encoder.final_layer();

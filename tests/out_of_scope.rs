@@ -5,6 +5,8 @@
 
 mod common;
 
+use common::default_encoder;
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::Path;
 
@@ -14,7 +16,6 @@ use common::root;
 use touchpoint::classify::evaluate::{evaluate, Classifier};
 use touchpoint::classify::train::{train, ThresholdTarget};
 use touchpoint::classify::{LinearHead, ReasonClassifier, ZeroShot};
-use touchpoint::model::{store, Encoder, Precision};
 use touchpoint::pipeline::Pipeline;
 
 const INTENTS: usize = 15;
@@ -108,9 +109,7 @@ fn an_out_of_scope_class_catches_more_and_enrich_says_unknown() {
     let pipeline_path = dir.path().join("names.toml");
     label_name_pipeline(&pipeline_path, &intents);
     let pipeline = Pipeline::load(&pipeline_path).unwrap();
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).unwrap();
-    let encoder = Encoder::load(location, Precision::F32, None).unwrap();
+    let encoder = default_encoder();
     let zero_shot = ZeroShot::build(&pipeline, &encoder, Some(&cache), 1024).unwrap();
     let classifier = ReasonClassifier::with_head(zero_shot, head, Path::new("with-class")).unwrap();
     let oos_texts: Vec<&str> = val_rows

@@ -14,24 +14,18 @@ use touchpoint::classify::labelled::LabelledColumns;
 use touchpoint::classify::labelled::LabelledData;
 use touchpoint::classify::sentiment::SentimentModel;
 use touchpoint::classify::split::stratified_split;
-use touchpoint::model::{store, Encoder, Precision};
+use touchpoint::model::Precision;
 use touchpoint::output::read_parquet;
 use touchpoint::pipeline::runner::{enrich, EnrichOptions};
 use touchpoint::schema;
 
-use common::root;
+use common::{default_encoder, root};
 
 fn column<'a, T: 'static>(batch: &'a arrow_array::RecordBatch, name: &str) -> &'a T {
     batch
         .column_by_name(name)
         .and_then(|c| c.as_any().downcast_ref::<T>())
         .unwrap_or_else(|| panic!("column {name}"))
-}
-
-fn encoder() -> Encoder {
-    let location =
-        store::resolve("multilingual-e5-small", false, &mut |m| eprintln!("{m}")).expect("model");
-    Encoder::load(location, Precision::F32, None).expect("load")
 }
 
 /// The figures recorded in models/sentiment-multiemo/README.md, per language: (4-class, 3-class, binary).
@@ -113,7 +107,7 @@ fn the_shipped_head_reproduces_its_recorded_accuracy() {
 
 #[test]
 fn clear_messages_get_the_obvious_polarity() {
-    let encoder = encoder();
+    let encoder = default_encoder();
     let model = SentimentModel::builtin().unwrap();
     let prefix = encoder.query_prefix().to_string();
     let negative = [

@@ -61,6 +61,28 @@ pub fn small_sets() -> (Vec<Row>, Vec<Row>) {
     (train, test)
 }
 
+/// `small_sets` with the two parts written to `train.csv` and `test.csv` in `dir`.
+pub struct SmallFiles {
+    pub train_rows: Vec<Row>,
+    pub test_rows: Vec<Row>,
+    pub train_csv: PathBuf,
+    pub test_csv: PathBuf,
+}
+
+pub fn small_files(dir: &Path) -> SmallFiles {
+    let (train_rows, test_rows) = small_sets();
+    let train_csv = dir.join("train.csv");
+    let test_csv = dir.join("test.csv");
+    write_csv(&train_csv, &train_rows);
+    write_csv(&test_csv, &test_rows);
+    SmallFiles {
+        train_rows,
+        test_rows,
+        train_csv,
+        test_csv,
+    }
+}
+
 pub fn write_csv(path: &Path, rows: &[Row]) {
     let mut writer = csv::Writer::from_path(path).unwrap();
     writer.write_record(["text", "label"]).unwrap();

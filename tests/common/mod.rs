@@ -8,6 +8,16 @@ pub mod banking77;
 
 use arrow_array::{Array, RecordBatch, StringArray};
 
+/// The default model (fetched when missing), f32, at its own window.
+pub fn default_encoder() -> touchpoint::model::Encoder {
+    let location = touchpoint::model::store::resolve("multilingual-e5-small", false, &mut |m| {
+        eprintln!("{m}")
+    })
+    .expect("the default model");
+    touchpoint::model::Encoder::load(location, touchpoint::model::Precision::F32, None)
+        .expect("load the default model")
+}
+
 /// The project root (where `testdata/`, `pipelines/` and `../shared` are found).
 pub fn root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR"))
