@@ -57,8 +57,7 @@ impl LanguageCentring {
             means.insert(language.clone(), column_mean(&embeddings));
             sentences = texts.len();
         }
-        let dim = encoder.dim() * encoder.feature_layers(layers).len();
-        let mut fallback = vec![0f32; dim];
+        let mut fallback = vec![0f32; means.values().next().map_or(0, Vec::len)];
         for mean in means.values() {
             for (f, m) in fallback.iter_mut().zip(mean) {
                 *f += m / means.len() as f32;

@@ -263,11 +263,7 @@ impl Encoder {
 
     /// `layers` as a head names them, with empty (the default) meaning the final layer.
     pub fn feature_layers(&self, layers: &[usize]) -> Vec<usize> {
-        if layers.is_empty() {
-            vec![self.final_layer()]
-        } else {
-            layers.to_vec()
-        }
+        named_or_final(layers, self.final_layer())
     }
 
     fn embed_tokens_layers(
@@ -385,13 +381,7 @@ impl LayerEmbeddings {
     /// The embeddings at `layers` side by side (`[n, dim * layers]`, each layer's part L2-normalised on its
     /// own); one layer is returned as it is, and no layers means the final one (the sentence embedding).
     pub fn features(&self, layers: &[usize]) -> Result<std::borrow::Cow<'_, Embeddings>> {
-        let final_layer = [self.final_layer];
-        let layers = if layers.is_empty() {
-            &final_layer[..]
-        } else {
-            layers
-        };
-        let parts = layers
+        let parts = named_or_final(layers, self.final_layer)
             .iter()
             .map(|&l| {
                 self.layer(l).ok_or_else(|| {
@@ -402,11 +392,19 @@ impl LayerEmbeddings {
                 })
             })
             .collect::<Result<Vec<_>>>()?;
-        match parts.as_slice() {
-            [] => Err(Error::model("no layers asked for")),
-            [one] => Ok(std::borrow::Cow::Borrowed(*one)),
-            many => Ok(std::borrow::Cow::Owned(Embeddings::side_by_side(many))),
-        }
+        Ok(match parts.as_slice() {
+            [one] => std::borrow::Cow::Borrowed(*one),
+            many => std::borrow::Cow::Owned(Embeddings::side_by_side(many)),
+        })
+    }
+}
+
+/// The one reading of a head's layer list: the layers it names, or the final layer when it names none.
+fn named_or_final(layers: &[usize], final_layer: usize) -> Vec<usize> {
+    if layers.is_empty() {
+        vec![final_layer]
+    } else {
+        layers.to_vec()
     }
 }
 
