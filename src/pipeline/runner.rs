@@ -235,9 +235,17 @@ pub fn enrich(options: &EnrichOptions) -> Result<EnrichSummary> {
     let mut rejects: Option<ParquetSink> = None;
 
     let languages = normalize::detection_candidates(&pipeline.languages);
+    // One pass gives the sentence embedding and whatever other layers the heads read.
+    let pooled_layers: Vec<usize> = std::iter::once(encoder.final_layer())
+        .chain(head.head_layers().iter().copied())
+        .chain(sentiment.iter().flat_map(|m| m.layers().iter().copied()))
+        .collect::<std::collections::BTreeSet<usize>>()
+        .into_iter()
+        .collect();
     let stages = Stages {
         out_schema: out_schema.clone(),
         encoder: &encoder,
+        pooled_layers: &pooled_layers,
         head_encoder: head_encoder.as_ref(),
         reasons: &head,
         sentiment: sentiment.as_ref(),
@@ -452,6 +460,8 @@ fn run_metadata(
 struct Stages<'a> {
     out_schema: SchemaRef,
     encoder: &'a Encoder,
+    /// The encoder layers pooled for each text, ascending: the final one and those the heads read.
+    pooled_layers: &'a [usize],
     /// The contact-reason head's fine-tuned encoder, when it has one.
     head_encoder: Option<&'a Encoder>,
     reasons: &'a ReasonClassifier,
@@ -464,13 +474,13 @@ struct Stages<'a> {
 }
 
 impl Stages<'_> {
-    /// Adds the enrichment columns to one ingested batch.
     /// Adds the enrichment columns to one ingested batch; the time of each stage goes to `timings`.
     fn enrich_batch(&self, batch: &RecordBatch, timings: &mut StageTimings) -> Result<RecordBatch> {
         let prepare_started = Instant::now();
         let Stages {
             ref out_schema,
             encoder,
+            pooled_layers,
             head_encoder,
             reasons: head,
             sentiment,
@@ -489,17 +499,11 @@ impl Stages<'_> {
             .collect();
         let refs: Vec<&str> = cleaned.iter().map(|c| c.as_ref()).collect();
         timings.add(Stage::Prepare, prepare_started.elapsed());
-        // One pass gives the sentence embedding and whatever other layers the heads read.
-        let layers: std::collections::BTreeSet<usize> = std::iter::once(encoder.final_layer())
-            .chain(head.head_layers().iter().copied())
-            .chain(sentiment.iter().flat_map(|m| m.layers().iter().copied()))
-            .collect();
-        let layers: Vec<usize> = layers.into_iter().collect();
         let embedded = encoder.embed_layers(
             &refs,
             &pipeline.model.query_prefix,
             options.token_budget,
-            &layers,
+            pooled_layers,
         )?;
         let embeddings = embedded.features(&[])?;
         let work = encoder.take_work_time();
