@@ -141,6 +141,11 @@ struct TrainArgs {
     /// Share of each label's rows held back for choosing the penalty and for calibration.
     #[arg(long, default_value_t = 0.15)]
     validation_fraction: f64,
+    /// Validate on this labelled file (same columns) instead of a part of --data: a reviewed sample, or a
+    /// set's own validation part. The penalty, temperature and `unknown` threshold are chosen on it (with
+    /// --oos-label: on its out-of-scope rows), and the head is fitted on --data alone.
+    #[arg(long, conflicts_with = "validation_fraction")]
+    validation_data: Option<PathBuf>,
     #[command(flatten)]
     group: GroupArg,
     /// L2 penalties to try on the head's weights (comma-separated; per unit of the mean loss, on standardised
@@ -731,6 +736,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             group: args.group.group_column,
             ..args.columns.columns()
         },
+        validation_data: args.validation_data,
         out: args.out.clone(),
         pipeline: args.pipeline,
         precision: precision(&args.model),

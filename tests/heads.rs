@@ -93,6 +93,19 @@ fn trained_head_beats_zero_shot_and_round_trips() {
     )
     .unwrap();
     assert_eq!(cached.vectors, embeddings.vectors);
+
+    // With a separate validation file, its rows choose the penalty and calibrate, and every training row trains.
+    let validated = train(&TrainRequest {
+        validation_data: Some(test_csv.clone()),
+        ..train_request(train_csv, dir.path().join("validated"), cache)
+    })
+    .unwrap();
+    let training = &validated.meta().training;
+    assert_eq!(training.train_rows, LABELS * TRAIN_PER_LABEL);
+    assert_eq!(training.validation_rows, LABELS * TEST_PER_LABEL);
+    assert_eq!(training.validation_data.as_deref(), test_csv.to_str());
+    assert!(training.validation_data_sha256.is_some());
+    assert_eq!(validated.meta().validation.rows, LABELS * TEST_PER_LABEL);
 }
 
 #[test]

@@ -82,6 +82,11 @@ pub struct TrainingProvenance {
     /// The column whose rows stayed together in the validation split (`--group-column`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub group_column: Option<String>,
+    /// The separate labelled file validated on (`--validation-data`), when not a part of `data`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_data: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub validation_data_sha256: Option<String>,
     /// The L2 penalty kept on validation (`train::TrainOptions::penalties`); absent in heads trained before
     /// penalised fitting, which were early-stopped AdamW runs (their `epochs`, `learning_rate` and
     /// `weight_decay` below).

@@ -14,7 +14,9 @@
 //! log-likelihood, and the `unknown` threshold on the calibrated max-probability is chosen for the
 //! `ThresholdTarget`: on the validation part for a precision target, on 5-fold out-of-fold predictions of all
 //! rows for an out-of-scope recall target (the validation part holds too few out-of-scope rows); finally the
-//! layer is fitted again on training and validation rows with the kept penalty. Rows with the oos label form a
+//! layer is fitted again on training and validation rows with the kept penalty. With a separate validation
+//! file (`TrainOptions::held_back`) its rows are the validation part, the threshold is chosen on them whatever
+//! the target, and there is no refit. Rows with the oos label form a
 //! class of their own (`oos_class`, the default), whose winning means `unknown` whatever the threshold; they
 //! also inform the threshold, which then applies to the best in-scope label's probability. The same data,
 //! options and seed give the same head.
@@ -87,8 +89,13 @@ pub struct TrainOptions {
     /// L-BFGS iterations at most per fit.
     pub max_iterations: usize,
     pub target: ThresholdTarget,
-    /// Once the penalty is chosen, fit again on training and validation rows together.
+    /// Once the penalty is chosen, fit again on training and validation rows together (not with `held_back`).
     pub refit: bool,
+    /// Per row of the data given to `fit`: true for rows of a separate validation file (`--validation-data`).
+    /// When any row is held back, those rows are the whole validation part and every other row trains: no
+    /// split, the out-of-scope threshold is chosen on them rather than on out-of-fold predictions, and there
+    /// is no refit, so the weights never see them. `None`: validation rows are split off the data.
+    pub held_back: Option<Vec<bool>>,
     /// Rows with this gold label are out of scope: `unknown` is the right answer for them, and they are used
     /// to choose the threshold.
     pub oos_label: Option<String>,
@@ -107,6 +114,7 @@ impl Default for TrainOptions {
             max_iterations: 500,
             target: ThresholdTarget::AnsweredPrecision(0.9),
             refit: true,
+            held_back: None,
             oos_label: None,
             oos_class: true,
         }
@@ -146,11 +154,18 @@ pub struct Partition {
 }
 
 /// The split `fit` uses: data rows stratified by label with `options.seed` (by group when `options.groups`),
-/// train-only rows always in training.
+/// train-only rows always in training; or, with `options.held_back`, those rows against all the others.
 /// Fine-tuning uses the same one, so that the head fitted afterwards validates on rows the encoder never saw.
 pub fn partition(labels: &[String], train_only: &[bool], options: &TrainOptions) -> Partition {
     let n = labels.len();
     let oos = options.oos_label.as_deref();
+    if let Some(held_back) = held_back(options, n) {
+        let (validation, mut train): (Vec<usize>, Vec<usize>) = (0..n).partition(|&i| held_back[i]);
+        if !options.oos_class {
+            train.retain(|&i| Some(labels[i].as_str()) != oos);
+        }
+        return Partition { train, validation };
+    }
     let data = DataRows::new(labels, train_only, options);
     let split = grouped_split(
         &data.labels,
@@ -165,6 +180,14 @@ pub fn partition(labels: &[String], train_only: &[bool], options: &TrainOptions)
     }
     let validation: Vec<usize> = split.second.iter().map(|&j| data.rows[j]).collect();
     Partition { train, validation }
+}
+
+/// `options.held_back` when it is meant for `n` rows and holds back at least one.
+fn held_back(options: &TrainOptions, n: usize) -> Option<&[bool]> {
+    options
+        .held_back
+        .as_deref()
+        .filter(|h| h.len() == n && h.iter().any(|&b| b))
 }
 
 /// The rows that may be held back (all but the train-only ones), with their labels and groups.
@@ -212,6 +235,15 @@ pub fn fit(
             )));
         }
     }
+    if let Some(held) = &options.held_back {
+        if held.len() != n {
+            return Err(Error::Usage(format!(
+                "fit: {n} embeddings, {} held-back flags",
+                held.len()
+            )));
+        }
+    }
+    let separate_validation = held_back(options, n).is_some();
     let dim = embeddings.dim;
     let oos = options.oos_label.as_deref();
     let Partition { train, validation } = partition(labels, train_only, options);
@@ -236,6 +268,22 @@ pub fn fit(
         .map(|(i, c)| (c.as_str(), i))
         .collect();
 
+    if separate_validation {
+        // A split cannot produce these; a separate file can, and scoring them as some other class would
+        // corrupt the penalty choice and the calibration.
+        let trained: BTreeSet<&str> = train.iter().map(|&i| labels[i].as_str()).collect();
+        let unseen: BTreeSet<&str> = validation
+            .iter()
+            .map(|&i| labels[i].as_str())
+            .filter(|l| Some(*l) != oos && !trained.contains(l))
+            .collect();
+        if !unseen.is_empty() {
+            return Err(Error::Usage(format!(
+                "the validation data has labels the training data lacks: {}",
+                unseen.into_iter().collect::<Vec<_>>().join(", ")
+            )));
+        }
+    }
     let out_of_scope = oos_trained.and_then(|o| classes.iter().position(|c| c == o));
     let validation_in_scope: Vec<usize> = validation
         .iter()
@@ -337,7 +385,7 @@ pub fn fit(
         // The validation part holds few out-of-scope rows (15 of CLINC150's 100), so a recall target met on
         // them moves in steps of several points. Out-of-fold predictions put every labelled row to use: each
         // fold is predicted by a head fitted, with the chosen penalty, on the other folds.
-        ThresholdTarget::OosRecall(_) => {
+        ThresholdTarget::OosRecall(_) if !separate_validation => {
             let data = DataRows::new(labels, train_only, options);
             let fold_of = folds(
                 &data.labels,
@@ -384,9 +432,8 @@ pub fn fit(
                 ),
             )
         }
-        ThresholdTarget::AnsweredPrecision(_) => {
-            choose_threshold(&answers, &gold, &classes, oos, &options.target)?
-        }
+        // A precision target, or a validation file of the user's: its rows are the ones to choose on.
+        _ => choose_threshold(&answers, &gold, &classes, oos, &options.target)?,
     };
     let predicted = |threshold: f32| -> Vec<String> {
         answers
@@ -437,7 +484,7 @@ pub fn fit(
     // The calibration above is kept (it cannot be re-measured without held-back rows).
     let mut penalty = chosen.penalty;
     let mut iterations = chosen.layer.iterations;
-    if options.refit {
+    if options.refit && !separate_validation {
         let mut all = train.clone();
         all.extend(
             validation
@@ -850,6 +897,9 @@ fn choose_threshold(
 pub struct TrainRequest {
     pub data: PathBuf,
     pub columns: LabelledColumns,
+    /// A separate labelled file (same text and label columns) to validate on instead of a part split off
+    /// `data` (see `TrainOptions::held_back`).
+    pub validation_data: Option<PathBuf>,
     pub out: PathBuf,
     /// Map labels onto this pipeline's contact reasons and add its example utterances as training rows.
     pub pipeline: Option<PathBuf>,
@@ -927,13 +977,42 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         }
     }
     let pipeline_examples = train_only.iter().filter(|&&t| t).count();
-    // Pipeline examples never go to validation, so their group does not matter.
+    let mut held_back = vec![false; texts.len()];
+    let validation_data = match &request.validation_data {
+        None => None,
+        Some(path) => {
+            // Groups only shape a split, and there is none with a validation file.
+            let columns = LabelledColumns {
+                group: None,
+                ..request.columns.clone()
+            };
+            let validation = LabelledData::read(path, &columns)?;
+            if validation.is_empty() {
+                return Err(Error::input(
+                    crate::error::Location::file(path),
+                    "no usable rows",
+                ));
+            }
+            let mapped = match &pipeline {
+                Some(p) => map_onto_pipeline(p, &validation.labels, oos, path)?,
+                None => validation.labels.clone(),
+            };
+            log::info!("validating on {} rows of {}", mapped.len(), path.display());
+            texts.extend(validation.texts.iter().cloned());
+            labels.extend(mapped);
+            train_only.resize(texts.len(), false);
+            held_back.resize(texts.len(), true);
+            Some((path.display().to_string(), store::sha256_file(path)?))
+        }
+    };
+    // Pipeline examples and validation-file rows never go through the split, so their group does not matter.
     let options = TrainOptions {
         groups: data.groups.as_ref().map(|groups| {
             let mut groups = groups.clone();
             groups.resize(labels.len(), String::new());
             groups
         }),
+        held_back: validation_data.is_some().then_some(held_back),
         ..request.options.clone()
     };
 
@@ -1031,6 +1110,8 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             oos_label: request.options.oos_label.clone(),
             seed: request.options.seed,
             group_column: request.columns.group.clone(),
+            validation_data: validation_data.as_ref().map(|(path, _)| path.clone()),
+            validation_data_sha256: validation_data.map(|(_, sha)| sha),
             l2_penalty: Some(fitted.penalty),
             penalties_tried: fitted.penalties_tried.clone(),
             iterations: Some(fitted.iterations),
@@ -1257,5 +1338,44 @@ mod tests {
         let partition = partition(&labels, &train_only, &options(false));
         assert!(partition.train.iter().all(|&i| labels[i] != "oos"));
         assert!(partition.validation.iter().any(|&i| labels[i] == "oos"));
+    }
+
+    #[test]
+    fn a_validation_file_is_the_whole_validation_part_and_never_trains() {
+        let (embeddings, labels) = clusters(40);
+        let train_only = vec![false; labels.len()];
+        // The last 10 rows of each cluster stand for a separate validation file.
+        let held: Vec<bool> = (0..labels.len()).map(|i| i % 40 >= 30).collect();
+        let options = TrainOptions {
+            held_back: Some(held.clone()),
+            ..options(true)
+        };
+        let parts = partition(&labels, &train_only, &options);
+        assert_eq!(
+            parts.validation,
+            (0..160).filter(|&i| held[i]).collect::<Vec<_>>()
+        );
+        assert_eq!(
+            parts.train,
+            (0..160).filter(|&i| !held[i]).collect::<Vec<_>>()
+        );
+        let fitted = fit(&embeddings, &labels, &train_only, &options).unwrap();
+        assert_eq!((fitted.train_rows, fitted.validation_rows), (120, 40));
+        // The threshold is chosen on the file's own 10 out-of-scope rows, not on out-of-fold predictions.
+        assert!(
+            fitted.threshold_rule.contains("validation rows"),
+            "{}",
+            fitted.threshold_rule
+        );
+        assert!(fitted.validation.oos_recall.unwrap() >= 0.8);
+        // No refit: the penalty is the one chosen for the training rows, unscaled.
+        let trial = &fitted.penalties_tried;
+        assert!(trial.iter().any(|t| t.penalty == fitted.penalty));
+
+        // A label the training rows lack cannot be validated on.
+        let mut relabelled = labels.clone();
+        relabelled[159 - 40] = "d".to_string();
+        let error = fit(&embeddings, &relabelled, &train_only, &options).unwrap_err();
+        assert!(error.to_string().contains("lacks: d"), "{error}");
     }
 }

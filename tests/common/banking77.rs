@@ -123,6 +123,7 @@ pub fn train_request(data: PathBuf, out: PathBuf, cache: PathBuf) -> TrainReques
     TrainRequest {
         data,
         columns: LabelledColumns::default(),
+        validation_data: None,
         out,
         pipeline: None,
         model: None,
