@@ -9,7 +9,7 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use touchpoint::bench::{self, Workload};
 use touchpoint::classify::cache;
 use touchpoint::classify::evaluate::{self, Classifier, EvalRequest};
-use touchpoint::classify::fine_tune::FineTuneOptions;
+use touchpoint::classify::fine_tune::{FineTuneOptions, TuneObjective};
 use touchpoint::classify::labelled::{LabelledColumns, LabelledData};
 use touchpoint::classify::split::{grouped_split, write_rows_csv};
 use touchpoint::classify::train::{self, ThresholdTarget, TrainOptions, TrainRequest};
@@ -178,6 +178,10 @@ struct TrainArgs {
     /// With --fine-tune: training texts are cut to this many tokens (inference reads them whole).
     #[arg(long, default_value_t = FineTuneOptions::default().max_tokens, requires = "fine_tune")]
     tune_max_tokens: usize,
+    /// With --fine-tune: what moves the encoder: `cross-entropy` (the head's loss) or `contrastive`
+    /// (SetFit-style: same-label pairs within each batch pulled together, the others pushed apart).
+    #[arg(long, default_value = "cross-entropy", value_parser = parse_objective, requires = "fine_tune")]
+    tune_objective: TuneObjective,
     /// Do not remove each language's mean embedding before the head. Centring lets a head trained on one
     /// language serve texts in the others (see EVALUATION.md); it is stored with the head.
     #[arg(long)]
@@ -519,6 +523,10 @@ fn run(cli: Cli) -> Result<()> {
     }
 }
 
+fn parse_objective(name: &str) -> std::result::Result<TuneObjective, String> {
+    TuneObjective::parse(name).ok_or_else(|| "expected cross-entropy or contrastive".to_string())
+}
+
 fn parse_precision(name: &str) -> std::result::Result<Precision, String> {
     Precision::parse(name).ok_or_else(|| format!("'{name}' is not one of f32, int8, q4"))
 }
@@ -766,6 +774,7 @@ fn train_command(args: TrainArgs) -> Result<()> {
             batch_size: args.tune_batch_size,
             max_tokens: args.tune_max_tokens,
             seed: args.seed,
+            objective: args.tune_objective,
             ..FineTuneOptions::default()
         }),
         language_centring: !args.no_language_centring,

@@ -1,6 +1,7 @@
 //! Fine-tuning on the real default model: the trainable layers compute what the inference path computes, and a
 //! head trained with `--fine-tune` writes its tuned layers, is scored through them, and gives identical
-//! predictions after reload; a tuned encoder that no longer matches its base model is refused.
+//! predictions after reload; a tuned encoder that no longer matches its base model is refused; the contrastive
+//! objective tunes the encoder too and is recorded with the head.
 
 mod common;
 
@@ -11,7 +12,7 @@ use common::banking77::{
     eval_request, small_files, train_request, SmallFiles, LABELS, TEST_PER_LABEL,
 };
 use touchpoint::classify::evaluate::{evaluate, Classifier};
-use touchpoint::classify::fine_tune::FineTuneOptions;
+use touchpoint::classify::fine_tune::{FineTuneOptions, TuneObjective};
 use touchpoint::classify::linear::TUNED_ENCODER_FILE;
 use touchpoint::classify::train::{train, TrainRequest};
 use touchpoint::classify::LinearHead;
@@ -157,4 +158,37 @@ fn fine_tuned_head_is_scored_through_its_layers_and_round_trips() {
         .encoder_location(&head_dir, false)
         .unwrap_err();
     assert!(error.to_string().contains("fine-tuned from"), "{error}");
+}
+
+#[test]
+fn contrastive_fine_tuning_moves_the_encoder_and_is_recorded() {
+    let dir = tempfile::tempdir().unwrap();
+    let SmallFiles {
+        train_csv,
+        test_csv,
+        ..
+    } = small_files(dir.path());
+    let cache = dir.path().join("cache");
+    let head_dir = dir.path().join("head");
+    let head = train(&TrainRequest {
+        fine_tune: Some(FineTuneOptions {
+            layers: 2,
+            epochs: 2,
+            batch_size: 16,
+            objective: TuneObjective::Contrastive,
+            ..FineTuneOptions::default()
+        }),
+        ..train_request(train_csv, head_dir.clone(), cache.clone())
+    })
+    .unwrap();
+    let tuned = head.meta().model.tuned.clone().expect("a tuned encoder");
+    assert_eq!(tuned.fine_tuning.objective, TuneObjective::Contrastive);
+    assert_eq!(tuned.fine_tuning.validation_accuracy.len(), 3);
+    // The pairs pulled each label's rows together: a tuned epoch beat the untuned encoder on validation.
+    assert!(tuned.fine_tuning.best_epoch >= 1, "{:?}", tuned.fine_tuning);
+    let report = evaluate(&eval_request(test_csv, Classifier::Head(head_dir), cache))
+        .unwrap()
+        .report;
+    assert_eq!(report.n, LABELS * TEST_PER_LABEL);
+    assert!(report.accuracy >= 0.8, "accuracy {:.3}", report.accuracy);
 }

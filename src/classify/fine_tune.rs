@@ -10,6 +10,16 @@
 //! head and fits the final head on the tuned embeddings. Only the training rows move the weights. The same
 //! data, options and seed give the same weights.
 //!
+//! Two objectives (`TuneObjective`). Cross-entropy trains encoder and head on the head's class-balanced loss.
+//! Contrastive is SetFit's idea on in-batch pairs: each batch holds a few rows of each of several labels, and
+//! the encoder is trained to pull every pair of same-label rows together and push the other pairs apart
+//! (supervised contrastive loss over all pairs of the batch, so one forward pass serves B^2 pairs, which is
+//! what makes it affordable on a CPU); the head follows on the side without moving the encoder, and the epoch
+//! is chosen on the validation rows' cosines to the training rows' class centroids, a measure of the
+//! embeddings alone. With few examples per label the head fine-tuning starts from already fits them, so
+//! cross-entropy has little left to teach the encoder and contrastive is the one that helps (EVALUATION.md,
+//! section 13).
+//!
 //! Texts are cut to `max_tokens` for training: longer texts cost quadratic attention and the opening of a
 //! customer's message usually carries its reason; inference still reads texts whole.
 
@@ -42,7 +52,42 @@ pub struct FineTuneOptions {
     /// Training inputs are cut to this many tokens (specials included).
     pub max_tokens: usize,
     pub seed: u64,
+    pub objective: TuneObjective,
 }
+
+/// What moves the encoder in fine-tuning (see the module docs).
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, serde::Serialize, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum TuneObjective {
+    /// The head's class-balanced cross-entropy, through head and encoder.
+    #[default]
+    CrossEntropy,
+    /// Supervised contrastive loss on the pairs within each batch; the head is trained on the side.
+    Contrastive,
+}
+
+impl TuneObjective {
+    pub fn name(self) -> &'static str {
+        match self {
+            TuneObjective::CrossEntropy => "cross-entropy",
+            TuneObjective::Contrastive => "contrastive",
+        }
+    }
+
+    /// Reads a name as `name` writes it.
+    pub fn parse(name: &str) -> Option<TuneObjective> {
+        [TuneObjective::CrossEntropy, TuneObjective::Contrastive]
+            .into_iter()
+            .find(|o| o.name() == name)
+    }
+}
+
+/// Temperature of the contrastive loss: e5's cosines between unrelated texts sit at 0.7-0.9, so the
+/// differences that matter are a few hundredths and need a sharp softmax to be felt.
+const CONTRASTIVE_TEMPERATURE: f64 = 0.05;
+
+/// Rows of one label placed together in a contrastive batch: each row has at least one positive pair.
+const ROWS_PER_LABEL: usize = 2;
 
 impl Default for FineTuneOptions {
     fn default() -> Self {
@@ -56,6 +101,7 @@ impl Default for FineTuneOptions {
             warmup: 0.1,
             max_tokens: 128,
             seed: 42,
+            objective: TuneObjective::CrossEntropy,
         }
     }
 }
@@ -66,7 +112,8 @@ pub struct FineTuneReport {
     pub layers: Vec<usize>,
     pub epochs_run: usize,
     pub best_epoch: usize,
-    /// Validation accuracy before training (epoch 0) and after each epoch.
+    /// Validation accuracy before training (epoch 0) and after each epoch: the head's, or with the contrastive
+    /// objective that of the nearest training-class centroid.
     pub validation_accuracy: Vec<f64>,
     pub train_rows: usize,
     pub validation_rows: usize,
@@ -75,6 +122,9 @@ pub struct FineTuneReport {
     pub head_learning_rate: f64,
     pub batch_size: usize,
     pub max_tokens: usize,
+    /// Absent in heads tuned before the contrastive objective existed, which were all cross-entropy.
+    #[serde(default)]
+    pub objective: TuneObjective,
 }
 
 /// Fine-tunes `encoder`'s top layers and the head `(weight [classes, dim], bias [classes])` on `texts` (with
@@ -156,18 +206,47 @@ pub fn fine_tune(
         },
     )?;
 
-    let forward = |batch: &[usize]| -> Result<Tensor> {
-        let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
-        let embedded = tunable.forward(&inputs)?;
+    let logits_of = |embedded: &Tensor| -> Result<Tensor> {
         Ok(embedded
             .matmul(&head_weight.as_tensor().t()?)?
             .broadcast_add(head_bias.as_tensor())?)
     };
+    let forward = |batch: &[usize]| -> Result<Tensor> {
+        let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
+        logits_of(&tunable.forward(&inputs)?)
+    };
+    // Contrastive training moves the embeddings under the head, which follows a step behind, so the head's
+    // loss would judge the head rather than the embeddings: validation reads the cosines to the training rows'
+    // class centroids instead (a head-free measure of how well the labels separate).
+    let centroids = || -> Result<Tensor> {
+        let mut sums = vec![0f32; classes * dim];
+        for batch in by_length(train, &length, 64) {
+            let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
+            let embedded = tunable.forward(&inputs)?.detach().to_vec2::<f32>()?;
+            for (row, &i) in embedded.iter().zip(&batch) {
+                let sum = &mut sums[targets[i] * dim..(targets[i] + 1) * dim];
+                sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
+            }
+        }
+        sums.chunks_mut(dim)
+            .for_each(crate::model::bert::l2_normalise);
+        Ok(Tensor::from_vec(sums, (classes, dim), &device)?)
+    };
     let validate = || -> Result<(f64, f64)> {
+        let centroids = match options.objective {
+            TuneObjective::CrossEntropy => None,
+            TuneObjective::Contrastive => Some(centroids()?),
+        };
         let mut correct = 0usize;
         let mut loss = 0f64;
         for batch in by_length(validation, &length, 64) {
-            let logits = forward(&batch)?;
+            let logits = match &centroids {
+                None => forward(&batch)?,
+                Some(centroids) => {
+                    let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
+                    (tunable.forward(&inputs)?.matmul(&centroids.t()?)? / CONTRASTIVE_TEMPERATURE)?
+                }
+            };
             let log_p = candle_nn::ops::log_softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
             for (row, &i) in log_p.iter().zip(&batch) {
                 let best = row
@@ -199,35 +278,62 @@ pub fn fine_tune(
         head_snapshot(&head_weight, &head_bias)?,
     );
 
-    let steps_per_epoch = train.len().div_ceil(options.batch_size.max(1));
-    let total_steps = (steps_per_epoch * options.epochs).max(1);
-    let warmup_steps = ((total_steps as f64 * options.warmup).ceil() as usize).max(1);
+    // Every epoch's batches are drawn up front: the schedule needs the exact number of steps (contrastive
+    // batches are packed from label groups, so their count varies a little from epoch to epoch).
     let mut rng = SplitMix64::new(options.seed);
+    let epochs: Vec<Vec<Vec<usize>>> = (0..options.epochs)
+        .map(|_| match options.objective {
+            TuneObjective::CrossEntropy => {
+                shuffled_batches(train, &length, options.batch_size.max(1), &mut rng)
+            }
+            TuneObjective::Contrastive => {
+                label_batches(train, targets, options.batch_size.max(2), &mut rng)
+            }
+        })
+        .collect();
+    let total_steps = epochs.iter().map(Vec::len).sum::<usize>().max(1);
+    let warmup_steps = ((total_steps as f64 * options.warmup).ceil() as usize).max(1);
     let mut step = 0usize;
-    for epoch in 1..=options.epochs {
+    for (epoch, batches) in (1..=options.epochs).zip(&epochs) {
         let epoch_started = Instant::now();
-        let batches = shuffled_batches(train, &length, options.batch_size.max(1), &mut rng);
         let mut epoch_loss = 0f64;
         for (b, batch) in batches.iter().enumerate() {
             let factor = if step < warmup_steps {
                 (step + 1) as f64 / warmup_steps as f64
             } else {
-                (total_steps - step) as f64 / (total_steps - warmup_steps).max(1) as f64
+                total_steps.saturating_sub(step) as f64
+                    / total_steps.saturating_sub(warmup_steps).max(1) as f64
             };
             encoder_opt.set_learning_rate(options.learning_rate * factor);
             head_opt.set_learning_rate(options.head_learning_rate * factor);
-            let logits = forward(batch)?;
+            let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
+            let embedded = tunable.forward(&inputs)?;
             let target_ids: Vec<u32> = batch.iter().map(|&i| targets[i] as u32).collect();
-            let target_ids = Tensor::from_vec(target_ids, batch.len(), &device)?;
-            let log_p = candle_nn::ops::log_softmax(&logits, D::Minus1)?;
-            let picked = log_p.gather(&target_ids.unsqueeze(1)?, 1)?.squeeze(1)?;
-            let row_weight = class_weight.index_select(&target_ids, 0)?;
-            let loss = (picked.mul(&row_weight)?.sum_all()?.neg()?
-                / row_weight.sum_all()?.to_scalar::<f32>()? as f64)?;
+            let loss = match options.objective {
+                TuneObjective::CrossEntropy => {
+                    cross_entropy(&logits_of(&embedded)?, &target_ids, &class_weight)?
+                }
+                TuneObjective::Contrastive => {
+                    // The head learns from detached embeddings: only the pairs move the encoder.
+                    let head_loss =
+                        cross_entropy(&logits_of(&embedded.detach())?, &target_ids, &class_weight)?;
+                    let pairs = contrastive(&embedded, &target_ids)?;
+                    (pairs + head_loss)?
+                }
+            };
+            let value = loss.to_scalar::<f32>()?;
+            if !value.is_finite() {
+                return Err(Error::model(format!(
+                    "fine-tuning diverged in epoch {epoch}, batch {} of {} (loss {value}); try a lower \
+                     --tune-learning-rate",
+                    b + 1,
+                    batches.len()
+                )));
+            }
             let grads = loss.backward()?;
             encoder_opt.step(&grads)?;
             head_opt.step(&grads)?;
-            epoch_loss += f64::from(loss.to_scalar::<f32>()?);
+            epoch_loss += f64::from(value);
             step += 1;
             if (b + 1) % (batches.len() / 10).max(1) == 0 {
                 log::info!(
@@ -277,8 +383,87 @@ pub fn fine_tune(
             head_learning_rate: options.head_learning_rate,
             batch_size: options.batch_size,
             max_tokens: options.max_tokens,
+            objective: options.objective,
         },
     ))
+}
+
+/// Class-weighted mean cross-entropy of `logits` `[rows, classes]` against `targets`.
+fn cross_entropy(logits: &Tensor, targets: &[u32], class_weight: &Tensor) -> Result<Tensor> {
+    let target_ids = Tensor::from_slice(targets, targets.len(), logits.device())?;
+    let log_p = candle_nn::ops::log_softmax(logits, D::Minus1)?;
+    let picked = log_p.gather(&target_ids.unsqueeze(1)?, 1)?.squeeze(1)?;
+    let row_weight = class_weight.index_select(&target_ids, 0)?;
+    let total = row_weight.sum_all()?.to_scalar::<f32>()?;
+    Ok((picked.mul(&row_weight)?.sum_all()?.neg()? / f64::from(total))?)
+}
+
+/// Supervised contrastive loss of L2-normalised `embedded` `[rows, dim]` with labels `targets`: for each row
+/// with a same-label partner in the batch, minus the mean log-probability of its partners among all other
+/// rows, under a softmax of cosine / `CONTRASTIVE_TEMPERATURE`; averaged over those rows (zero when none has one).
+fn contrastive(embedded: &Tensor, targets: &[u32]) -> Result<Tensor> {
+    let n = targets.len();
+    let device = embedded.device();
+    // A row is not its own partner: its self-similarity is pushed far below any other (finite, so that the
+    // zero weight it gets below does not meet an infinity).
+    let mut self_mask = vec![0f32; n * n];
+    let mut partners = vec![0f32; n * n];
+    let mut anchors = 0usize;
+    for a in 0..n {
+        self_mask[a * n + a] = -1e4;
+        let mut count = 0;
+        for b in (0..n).filter(|&b| b != a && targets[b] == targets[a]) {
+            partners[a * n + b] = 1.0;
+            count += 1;
+        }
+        if count > 0 {
+            anchors += 1;
+            for b in 0..n {
+                partners[a * n + b] /= count as f32;
+            }
+        }
+    }
+    if anchors == 0 {
+        return Ok(Tensor::zeros((), embedded.dtype(), device)?);
+    }
+    let similarity = (embedded.matmul(&embedded.t()?)? / CONTRASTIVE_TEMPERATURE)?
+        .broadcast_add(&Tensor::from_vec(self_mask, (n, n), device)?)?;
+    let log_p = candle_nn::ops::log_softmax(&similarity, D::Minus1)?;
+    let partners = Tensor::from_vec(partners, (n, n), device)?;
+    Ok((log_p.mul(&partners)?.sum_all()?.neg()? / anchors as f64)?)
+}
+
+/// One epoch's contrastive batches: each label's rows shuffled and cut into groups of `ROWS_PER_LABEL`, the
+/// groups shuffled and packed into batches of about `size` rows, so that most rows meet a partner and every
+/// label comes up as often as it has rows.
+fn label_batches(
+    rows: &[usize],
+    targets: &[usize],
+    size: usize,
+    rng: &mut SplitMix64,
+) -> Vec<Vec<usize>> {
+    let mut by_label: std::collections::BTreeMap<usize, Vec<usize>> = Default::default();
+    for &i in rows {
+        by_label.entry(targets[i]).or_default().push(i);
+    }
+    let mut groups: Vec<Vec<usize>> = Vec::new();
+    for mut members in by_label.into_values() {
+        rng.shuffle(&mut members);
+        groups.extend(members.chunks(ROWS_PER_LABEL).map(<[usize]>::to_vec));
+    }
+    rng.shuffle(&mut groups);
+    let mut batches: Vec<Vec<usize>> = Vec::new();
+    let mut current: Vec<usize> = Vec::with_capacity(size);
+    for group in groups {
+        if !current.is_empty() && current.len() + group.len() > size {
+            batches.push(std::mem::take(&mut current));
+        }
+        current.extend(group);
+    }
+    if !current.is_empty() {
+        batches.push(current);
+    }
+    batches
 }
 
 fn head_snapshot(weight: &Var, bias: &Var) -> Result<(Tensor, Tensor)> {
@@ -362,4 +547,58 @@ fn shuffled_batches(
     }
     rng.shuffle(&mut batches);
     batches
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn contrastive_loss_matches_a_hand_computation() {
+        // Three unit vectors: rows 0 and 1 share a label, row 2 has no partner (not an anchor).
+        let rows: [[f32; 2]; 3] = [[1.0, 0.0], [0.8, 0.6], [0.0, 1.0]];
+        let embedded = Tensor::from_vec(rows.concat(), (3, 2), &Device::Cpu).unwrap();
+        let loss = contrastive(&embedded, &[7, 7, 3])
+            .unwrap()
+            .to_scalar::<f32>()
+            .unwrap();
+        let cos = |a: usize, b: usize| f64::from(rows[a][0] * rows[b][0] + rows[a][1] * rows[b][1]);
+        let t = CONTRASTIVE_TEMPERATURE;
+        // Anchor a, partner p, the other row o: -log(e^(cos(a,p)/t) / (e^(cos(a,p)/t) + e^(cos(a,o)/t))).
+        let term = |a: usize, p: usize, o: usize| {
+            let (x, y) = (cos(a, p) / t, cos(a, o) / t);
+            -(x - (x.exp() + y.exp()).ln())
+        };
+        let expected = (term(0, 1, 2) + term(1, 0, 2)) / 2.0;
+        assert!(
+            (f64::from(loss) - expected).abs() < 1e-4 * expected.max(1.0),
+            "{loss} against {expected}"
+        );
+        // No pairs, no loss.
+        let none = contrastive(&embedded, &[1, 2, 3]).unwrap();
+        assert_eq!(none.to_scalar::<f32>().unwrap(), 0.0);
+    }
+
+    #[test]
+    fn label_batches_pair_rows_and_use_each_once() {
+        // Labels 0..5, three rows each.
+        let targets: Vec<usize> = (0..15).map(|i| i / 3).collect();
+        let rows: Vec<usize> = (0..15).collect();
+        let batches = label_batches(&rows, &targets, 4, &mut SplitMix64::new(1));
+        let mut seen: Vec<usize> = batches.iter().flatten().copied().collect();
+        seen.sort_unstable();
+        assert_eq!(seen, rows);
+        assert!(batches.iter().all(|b| b.len() <= 4));
+        // Each label's rows come in a pair and a single: five pairs, each within one batch.
+        let targets = &targets;
+        let paired = batches
+            .iter()
+            .map(|b| {
+                (0..5)
+                    .filter(|&l| b.iter().filter(|&&i| targets[i] == l).count() >= 2)
+                    .count()
+            })
+            .sum::<usize>();
+        assert!(paired >= 5, "{batches:?}");
+    }
 }
