@@ -211,18 +211,19 @@ pub fn fine_tune(
             .matmul(&head_weight.as_tensor().t()?)?
             .broadcast_add(head_bias.as_tensor())?)
     };
-    let forward = |batch: &[usize]| -> Result<Tensor> {
+    // Sentence embeddings of a batch of rows through the tunable layers (with gradients).
+    let embed = |batch: &[usize]| -> Result<Tensor> {
         let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
-        logits_of(&tunable.forward(&inputs)?)
+        tunable.forward(&inputs)
     };
+    let forward = |batch: &[usize]| -> Result<Tensor> { logits_of(&embed(batch)?) };
     // Contrastive training moves the embeddings under the head, which follows a step behind, so the head's
     // loss would judge the head rather than the embeddings: validation reads the cosines to the training rows'
     // class centroids instead (a head-free measure of how well the labels separate).
     let centroids = || -> Result<Tensor> {
         let mut sums = vec![0f32; classes * dim];
         for batch in by_length(train, &length, 64) {
-            let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
-            let embedded = tunable.forward(&inputs)?.detach().to_vec2::<f32>()?;
+            let embedded = embed(&batch)?.detach().to_vec2::<f32>()?;
             for (row, &i) in embedded.iter().zip(&batch) {
                 let sum = &mut sums[targets[i] * dim..(targets[i] + 1) * dim];
                 sum.iter_mut().zip(row).for_each(|(s, v)| *s += v);
@@ -243,8 +244,7 @@ pub fn fine_tune(
             let logits = match &centroids {
                 None => forward(&batch)?,
                 Some(centroids) => {
-                    let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
-                    (tunable.forward(&inputs)?.matmul(&centroids.t()?)? / CONTRASTIVE_TEMPERATURE)?
+                    (embed(&batch)?.matmul(&centroids.t()?)? / CONTRASTIVE_TEMPERATURE)?
                 }
             };
             let log_p = candle_nn::ops::log_softmax(&logits, D::Minus1)?.to_vec2::<f32>()?;
@@ -306,8 +306,7 @@ pub fn fine_tune(
             };
             encoder_opt.set_learning_rate(options.learning_rate * factor);
             head_opt.set_learning_rate(options.head_learning_rate * factor);
-            let inputs: Vec<Tensor> = batch.iter().map(|&i| states(i)).collect();
-            let embedded = tunable.forward(&inputs)?;
+            let embedded = embed(batch)?;
             let target_ids: Vec<u32> = batch.iter().map(|&i| targets[i] as u32).collect();
             let loss = match options.objective {
                 TuneObjective::CrossEntropy => {
