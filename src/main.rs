@@ -192,6 +192,11 @@ struct TrainArgs {
     /// head; not with --fine-tune.
     #[arg(long, value_delimiter = ',', num_args = 1..)]
     layers: Vec<usize>,
+    /// Languages (ISO 639-1, comma-separated) that get weights of their own on top of the weights shared by
+    /// every language; texts in other languages read the shared ones. For data with several languages where
+    /// each differs a little (the shipped sentiment head: nl,en). Stored with the head.
+    #[arg(long, value_delimiter = ',', num_args = 1..)]
+    language_weights: Vec<String>,
     #[command(flatten)]
     model: ModelOptions,
 }
@@ -779,6 +784,11 @@ fn train_command(args: TrainArgs) -> Result<()> {
         }),
         language_centring: !args.no_language_centring,
         layers: args.layers,
+        language_weights: args
+            .language_weights
+            .iter()
+            .map(|l| l.trim().to_ascii_lowercase())
+            .collect(),
     };
     let head = train::train(&request)?;
     let v = &head.meta().validation;

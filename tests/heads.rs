@@ -207,3 +207,68 @@ fn a_head_reads_the_layers_it_was_trained_on() {
     .unwrap_err();
     assert_eq!(error.exit_code(), 2, "{error}");
 }
+
+/// A head with language-specific weights (`train --language-weights`): one shared block and one block per
+/// named language, read again from its files with identical predictions; `eval` feeds it the same expanded
+/// rows as training did. Naming a language centring does not know, naming one twice, or turning centring off
+/// are usage errors.
+#[test]
+fn a_head_with_language_weights_widens_its_input_and_round_trips() {
+    let dir = tempfile::tempdir().unwrap();
+    let SmallFiles {
+        test_rows,
+        train_csv,
+        test_csv,
+        ..
+    } = small_files(dir.path());
+    let cache = dir.path().join("cache");
+    let head_dir = dir.path().join("head");
+    let encoder = default_encoder();
+
+    let head = train(&TrainRequest {
+        language_weights: vec!["nl".to_string(), "en".to_string()],
+        ..train_request(train_csv.clone(), head_dir.clone(), cache.clone())
+    })
+    .unwrap();
+    assert_eq!(head.meta().language_weights, ["nl", "en"]);
+    assert_eq!(head.dim(), 3 * encoder.dim());
+
+    let texts: Vec<&str> = test_rows.iter().map(|(t, _)| t.as_str()).collect();
+    let embeddings = encoder.embed(&texts, encoder.query_prefix(), 1024).unwrap();
+    let input = head.input_for_texts(&embeddings, &texts).unwrap();
+    assert_eq!(input.dim, head.dim());
+    let reloaded = LinearHead::load(&head_dir).unwrap();
+    assert_eq!(reloaded.meta(), head.meta());
+    let reloaded_input = reloaded.input_for_texts(&embeddings, &texts).unwrap();
+    assert_eq!(reloaded_input.vectors, input.vectors);
+    assert_eq!(
+        reloaded.predict(&reloaded_input).unwrap(),
+        head.predict(&input).unwrap()
+    );
+    // The raw embeddings are too narrow for the head: a model error, never a silent misreading.
+    assert_eq!(head.predict(&embeddings).unwrap_err().exit_code(), 4);
+
+    let report = evaluate(&eval_request(
+        test_csv,
+        Classifier::Head(head_dir),
+        cache.clone(),
+    ))
+    .unwrap()
+    .report;
+    assert_eq!(report.n, LABELS * TEST_PER_LABEL);
+    assert!(report.accuracy >= 0.8, "accuracy {:.3}", report.accuracy);
+
+    for (weights, centring) in [
+        (vec!["xx"], true),
+        (vec!["nl", "nl"], true),
+        (vec!["nl"], false),
+    ] {
+        let error = train(&TrainRequest {
+            language_weights: weights.iter().map(|l| l.to_string()).collect(),
+            language_centring: centring,
+            ..train_request(train_csv.clone(), dir.path().join("bad"), cache.clone())
+        })
+        .unwrap_err();
+        assert_eq!(error.exit_code(), 2, "{weights:?}: {error}");
+    }
+}

@@ -124,6 +124,11 @@ impl LanguageCentring {
     }
 }
 
+/// The languages that get a mean of their own (those of the parallel reference).
+pub fn reference_languages() -> Result<Vec<String>> {
+    Ok(parallel_reference()?.into_keys().collect())
+}
+
 /// The reference sentences by language, from the built-in CSV (header: one ISO 639-1 code per column).
 fn parallel_reference() -> Result<BTreeMap<String, Vec<String>>> {
     let bad =

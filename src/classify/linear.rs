@@ -2,7 +2,8 @@
 //!
 //! Contract: a head maps an L2-normalised embedding `x` (or, for a head that names `model.layers`, the pooled
 //! states of those encoder layers side by side, see `LayerEmbeddings::features`; centred by language first when the head records
-//! per-language means, see `language_centring` and `LinearHead::input`) to logits `W x + b`, one per label; the calibrated
+//! per-language means, see `language_centring` and `LinearHead::input`, and expanded into shared and
+//! per-language blocks when the head has language-specific weights, see `language_weights`) to logits `W x + b`, one per label; the calibrated
 //! probabilities are `softmax(logits / temperature)`. The answer is the most probable label, or `unknown`
 //! when that probability is under `unknown_below` (ties go to the label listed first). A head lives in a
 //! folder as `head.safetensors` (`weight` `[labels, dim]` and `bias` `[labels]`, f32) and `head.json`
@@ -31,8 +32,9 @@ pub const META_FILE: &str = "head.json";
 /// 2 added `language_centring` and `model.tuned`: a reader that ignored them would feed the head the wrong
 /// embeddings. 3 added `out_of_scope`: a reader that ignored it would answer with the out-of-scope class as if it
 /// were a contact reason. 4 added `model.layers`: a reader that ignored it would feed the head the final layer
-/// alone. Older heads (none of these) still read correctly.
-pub const HEAD_FORMAT: u32 = 4;
+/// alone. 5 added `language_weights`: a reader that ignored them would feed the head rows of the wrong width.
+/// Older heads (none of these) still read correctly.
+pub const HEAD_FORMAT: u32 = 5;
 
 /// The encoder a head was trained on; its embeddings are the head's input.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -150,6 +152,11 @@ pub struct HeadMeta {
     /// probability against `unknown_below`.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub out_of_scope: Option<String>,
+    /// Languages with weights of their own besides the shared ones (`train --language-weights`,
+    /// `language_weights`), in the order of their blocks; only in heads that centre by language, whose detected
+    /// languages choose the block.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub language_weights: Vec<String>,
 }
 
 /// One row's answer.
@@ -202,6 +209,16 @@ impl LinearHead {
             })?),
             None => None,
         };
+        if let Some(language) = meta.language_weights.iter().find(|l| {
+            !meta
+                .language_centring
+                .as_ref()
+                .is_some_and(|c| c.means.contains_key(l.as_str()))
+        }) {
+            return Err(Error::model(format!(
+                "the head has weights for language '{language}' but does not centre that language"
+            )));
+        }
         if out_of_scope.is_some() && k < 2 {
             return Err(Error::model(
                 "a head needs an in-scope label besides its out-of-scope one".to_string(),
@@ -245,16 +262,25 @@ impl LinearHead {
     }
 
     /// The head's input for `embeddings`: centred per language (`languages`, one per row, `None` where
-    /// undetected) when the head was trained so, else the embeddings as they are.
+    /// undetected) when the head was trained so, and expanded into its language blocks when it has
+    /// language-specific weights; else the embeddings as they are.
     pub fn input<'a>(
         &self,
         embeddings: &'a Embeddings,
         languages: &[Option<&str>],
     ) -> Result<Cow<'a, Embeddings>> {
-        match &self.meta.language_centring {
-            Some(centring) => Ok(Cow::Owned(centring.apply(embeddings, languages)?)),
-            None => Ok(Cow::Borrowed(embeddings)),
+        let centred = match &self.meta.language_centring {
+            Some(centring) => Cow::Owned(centring.apply(embeddings, languages)?),
+            None => Cow::Borrowed(embeddings),
+        };
+        if self.meta.language_weights.is_empty() {
+            return Ok(centred);
         }
+        Ok(Cow::Owned(super::language_weights::expand(
+            &centred,
+            languages,
+            &self.meta.language_weights,
+        )?))
     }
 
     /// As `input`, detecting each text's language the way the head was trained (nothing is detected for a
@@ -265,9 +291,7 @@ impl LinearHead {
         texts: &[&str],
     ) -> Result<Cow<'a, Embeddings>> {
         match &self.meta.language_centring {
-            Some(centring) => Ok(Cow::Owned(
-                centring.apply(embeddings, &centring.detect(texts))?,
-            )),
+            Some(centring) => self.input(embeddings, &centring.detect(texts)),
             None => Ok(Cow::Borrowed(embeddings)),
         }
     }

@@ -3,7 +3,8 @@
 //! - `zero_shot`: contact reasons by similarity to the pipeline's own descriptions and examples.
 //! - `label_names`: the cold start from label names alone, adapted to the unlabelled texts.
 //! - `reasons`: a trained head in front of zero-shot, as `enrich` uses them.
-//! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files.
+//! - `linear`: a trained softmax head (weights, calibration, `unknown` threshold) and its files;
+//!   `language_centring` and `language_weights` shape its input per language.
 //! - `train`: fitting a linear head on labelled data (`lbfgs` minimises its loss); `cache`: embeddings of
 //!   training texts on disk.
 //! - `labelled`: labelled data files; `split`: reproducible stratified splits.
@@ -15,6 +16,7 @@ pub mod fine_tune;
 pub mod label_names;
 pub mod labelled;
 pub mod language_centring;
+pub mod language_weights;
 pub mod lbfgs;
 pub mod linear;
 pub mod metrics;

@@ -38,6 +38,7 @@ use super::cache;
 use super::fine_tune::{fine_tune, FineTuneOptions};
 use super::labelled::{LabelledColumns, LabelledData};
 use super::language_centring::LanguageCentring;
+use super::language_weights;
 use super::lbfgs;
 use super::linear::{
     argmax, decide, softmax, temporary, HeadMeta, HeadModel, LinearHead, TrainingProvenance,
@@ -919,6 +920,9 @@ pub struct TrainRequest {
     pub language_centring: bool,
     /// The encoder layers the head reads (`HeadModel::layers`, `--layers`); empty: the sentence embedding.
     pub layers: Vec<usize>,
+    /// Languages that get weights of their own besides the shared ones (`HeadMeta::language_weights`,
+    /// `--language-weights`); needs language centring.
+    pub language_weights: Vec<String>,
 }
 
 /// `--layers` checked against the encoder: ascending, each a layer of the model (0, the embedding block, is
@@ -944,8 +948,38 @@ fn checked_layers(layers: &[usize], encoder: &Encoder, fine_tune: bool) -> Resul
     Ok(layers.to_vec())
 }
 
+/// `--language-weights` names distinct languages that centring knows, and centring is on: the centring
+/// detector chooses each row's block.
+fn check_language_weights(request: &TrainRequest) -> Result<()> {
+    let wanted = &request.language_weights;
+    if wanted.is_empty() {
+        return Ok(());
+    }
+    if !request.language_centring {
+        return Err(Error::Usage(
+            "--language-weights needs language centring (drop --no-language-centring)".to_string(),
+        ));
+    }
+    let known = super::language_centring::reference_languages()?;
+    for (i, language) in wanted.iter().enumerate() {
+        if !known.contains(language) {
+            return Err(Error::Usage(format!(
+                "--language-weights: '{language}' is not one of the languages touchpoint centres: {}",
+                known.join(", ")
+            )));
+        }
+        if wanted[..i].contains(language) {
+            return Err(Error::Usage(format!(
+                "--language-weights: '{language}' is named twice"
+            )));
+        }
+    }
+    Ok(())
+}
+
 /// Reads the data, embeds it (through the cache), fits a head, writes it into `request.out` and returns it.
 pub fn train(request: &TrainRequest) -> Result<LinearHead> {
+    check_language_weights(request)?;
     let data = LabelledData::read(&request.data, &request.columns)?;
     if data.is_empty() {
         return Err(Error::input(
@@ -1074,7 +1108,17 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             *counts.entry(language.unwrap_or("undetected")).or_default() += 1;
         }
         log::info!("languages of the training texts (centred by language): {counts:?}");
-        (centring.apply(&embeddings, &languages)?, Some(centring))
+        let centred = centring.apply(&embeddings, &languages)?;
+        let input = if request.language_weights.is_empty() {
+            centred
+        } else {
+            log::info!(
+                "weights of their own for {}, shared weights for every language",
+                request.language_weights.join(", ")
+            );
+            language_weights::expand(&centred, &languages, &request.language_weights)?
+        };
+        (input, Some(centring))
     } else {
         (embeddings, None)
     };
@@ -1122,6 +1166,7 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
         validation: fitted.validation.clone(),
         language_centring,
         out_of_scope: fitted.out_of_scope.clone(),
+        language_weights: request.language_weights.clone(),
     };
     let head = LinearHead::new(meta, fitted.dim, fitted.weight, fitted.bias)?;
     head.save(&request.out)?;

@@ -138,6 +138,7 @@ pub fn train_request(data: PathBuf, out: PathBuf, cache: PathBuf) -> TrainReques
         fine_tune: None,
         language_centring: true,
         layers: Vec::new(),
+        language_weights: Vec::new(),
     }
 }
 
