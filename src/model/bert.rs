@@ -153,10 +153,15 @@ impl Precision {
     }
 
     /// What cache file names carry so that vectors of one precision never stand in for another's (they differ
-    /// slightly): nothing for f32, whose files keep the names they always had; `-int8`, `-q4`.
+    /// slightly): nothing for f32, whose files keep the names they always had; `-q4`; and for int8, whose
+    /// quantisation is touchpoint's own code rather than the model file's, the scheme's version too
+    /// (`-int8` for the first, `-int8s2` after a change), so that a changed scheme never reads old vectors.
     pub fn cache_suffix(self) -> String {
         match self {
             Precision::F32 => String::new(),
+            Precision::Int8 if super::int8::SCHEME > 1 => {
+                format!("-{}s{}", self.name(), super::int8::SCHEME)
+            }
             other => format!("-{}", other.name()),
         }
     }

@@ -25,6 +25,11 @@ use rayon::prelude::*;
 use super::kernels::{apply1, contiguous_f32, to_candle, SharedOut};
 use crate::error::{Error, Result};
 
+/// The quantisation scheme's version: raise it whenever a change to this module can change a product's result
+/// (the rounding, the scales, the zero points), so that embedding caches made with the old scheme are not read
+/// (`Precision::cache_suffix`). The kernels agree bit for bit, so they need no version of their own.
+pub const SCHEME: u32 = 1;
+
 /// Output rows per panel: four AVX-512 registers of 16 i32 sums.
 const PANEL: usize = 64;
 /// Inputs per step: `vpdpbusd` sums four adjacent byte products into each i32 lane.
