@@ -16,9 +16,9 @@
 //! (supervised contrastive loss over all pairs of the batch, so one forward pass serves B^2 pairs, which is
 //! what makes it affordable on a CPU); the head follows on the side without moving the encoder, and the epoch
 //! is chosen on the validation rows' cosines to the training rows' class centroids, a measure of the
-//! embeddings alone. With few examples per label the head fine-tuning starts from already fits them, so
-//! cross-entropy has little left to teach the encoder and contrastive is the one that helps (EVALUATION.md,
-//! section 13).
+//! embeddings alone. A head that already fits its training rows leaves cross-entropy nothing to teach the
+//! encoder, so for cross-entropy the caller fits the starting head with a strong penalty (`train`); with 8
+//! examples per label both objectives then help, contrastive a little more (EVALUATION.md, section 13).
 //!
 //! Texts are cut to `max_tokens` for training: longer texts cost quadratic attention and the opening of a
 //! customer's message usually carries its reason; inference still reads texts whole.

@@ -35,7 +35,7 @@ use candle_core::{Device, Tensor};
 use serde::{Deserialize, Serialize};
 
 use super::cache;
-use super::fine_tune::{fine_tune, FineTuneOptions};
+use super::fine_tune::{fine_tune, FineTuneOptions, TuneObjective};
 use super::labelled::{LabelledColumns, LabelledData};
 use super::language_centring::LanguageCentring;
 use super::language_weights;
@@ -1185,13 +1185,28 @@ fn fine_tune_encoder(
     (request, train_options): (&TrainRequest, &TrainOptions),
     options: &FineTuneOptions,
 ) -> Result<(Encoder, TunedEncoder)> {
-    log::info!("fitting the starting head on the frozen embeddings");
+    // Cross-entropy only teaches the encoder what the head still gets wrong: a head fitted with the penalty that
+    // validates best interpolates few-shot training rows (loss near 0, no gradient), so cross-entropy starts
+    // from the strongest penalty of the grid, a head that is right in direction but not yet confident.
+    let penalties = match options.objective {
+        TuneObjective::CrossEntropy => train_options
+            .penalties
+            .iter()
+            .copied()
+            .reduce(f64::max)
+            .map_or_else(Vec::new, |strongest| vec![strongest]),
+        TuneObjective::Contrastive => train_options.penalties.clone(),
+    };
+    log::info!(
+        "fitting the starting head on the frozen embeddings (L2 penalty among {penalties:?})"
+    );
     let start = fit(
         embeddings,
         labels,
         train_only,
         &TrainOptions {
             refit: false,
+            penalties,
             ..train_options.clone()
         },
     )?;
