@@ -269,18 +269,12 @@ impl LinearHead {
         embeddings: &'a Embeddings,
         languages: &[Option<&str>],
     ) -> Result<Cow<'a, Embeddings>> {
-        let centred = match &self.meta.language_centring {
-            Some(centring) => Cow::Owned(centring.apply(embeddings, languages)?),
-            None => Cow::Borrowed(embeddings),
-        };
-        if self.meta.language_weights.is_empty() {
-            return Ok(centred);
-        }
-        Ok(Cow::Owned(super::language_weights::expand(
-            &centred,
-            languages,
+        head_input(
+            self.meta.language_centring.as_ref(),
             &self.meta.language_weights,
-        )?))
+            embeddings,
+            languages,
+        )
     }
 
     /// As `input`, detecting each text's language the way the head was trained (nothing is detected for a
@@ -501,6 +495,29 @@ impl LinearHead {
         let bias = read("bias")?.flatten_all()?.to_vec1::<f32>()?;
         LinearHead::new(meta, dim, weight, bias).map_err(|e| Error::model(format!("{origin}: {e}")))
     }
+}
+
+/// What a head reads for `embeddings` (one `languages` entry per row): centred by language when it has
+/// `centring`, then expanded into the blocks of `language_weights`. Training and every user of a head
+/// (`LinearHead::input`) call this one function, so the two can never feed a head different rows.
+pub(crate) fn head_input<'a>(
+    centring: Option<&LanguageCentring>,
+    language_weights: &[String],
+    embeddings: &'a Embeddings,
+    languages: &[Option<&str>],
+) -> Result<Cow<'a, Embeddings>> {
+    let centred = match centring {
+        Some(centring) => Cow::Owned(centring.apply(embeddings, languages)?),
+        None => Cow::Borrowed(embeddings),
+    };
+    if language_weights.is_empty() {
+        return Ok(centred);
+    }
+    Ok(Cow::Owned(super::language_weights::expand(
+        &centred,
+        languages,
+        language_weights,
+    )?))
 }
 
 /// The answer for calibrated `probabilities` of a head whose out-of-scope class (if any) is `out_of_scope`.

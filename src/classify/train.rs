@@ -38,11 +38,10 @@ use super::cache;
 use super::fine_tune::{fine_tune, FineTuneOptions, TuneObjective};
 use super::labelled::{LabelledColumns, LabelledData};
 use super::language_centring::LanguageCentring;
-use super::language_weights;
 use super::lbfgs;
 use super::linear::{
-    argmax, decide, softmax, temporary, HeadMeta, HeadModel, LinearHead, TrainingProvenance,
-    TunedEncoder, ValidationFigures, HEAD_FORMAT, TUNED_ENCODER_FILE,
+    argmax, decide, head_input, softmax, temporary, HeadMeta, HeadModel, LinearHead,
+    TrainingProvenance, TunedEncoder, ValidationFigures, HEAD_FORMAT, TUNED_ENCODER_FILE,
 };
 use super::metrics::Report;
 use super::split::{folds, grouped_split};
@@ -1108,16 +1107,19 @@ pub fn train(request: &TrainRequest) -> Result<LinearHead> {
             *counts.entry(language.unwrap_or("undetected")).or_default() += 1;
         }
         log::info!("languages of the training texts (centred by language): {counts:?}");
-        let centred = centring.apply(&embeddings, &languages)?;
-        let input = if request.language_weights.is_empty() {
-            centred
-        } else {
+        if !request.language_weights.is_empty() {
             log::info!(
                 "weights of their own for {}, shared weights for every language",
                 request.language_weights.join(", ")
             );
-            language_weights::expand(&centred, &languages, &request.language_weights)?
-        };
+        }
+        let input = head_input(
+            Some(&centring),
+            &request.language_weights,
+            &embeddings,
+            &languages,
+        )?
+        .into_owned();
         (input, Some(centring))
     } else {
         (embeddings, None)
